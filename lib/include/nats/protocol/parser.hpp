@@ -60,11 +60,30 @@ class parser {
   std::size_t buffered() const noexcept { return end_ - begin_; }
 
  private:
+  // A MSG/HMSG whose control line is parsed but whose body has not fully arrived. Offsets are
+  // relative to begin_, so they survive compaction of the buffer.
+  struct pending_msg {
+    op_kind kind = op_kind::msg;
+    std::uint64_t sid = 0;
+    std::size_t subject_off = 0, subject_len = 0;
+    std::size_t reply_off = 0, reply_len = 0;
+    std::size_t body_off = 0;  // first byte after the control line's CRLF
+    std::size_t header_len = 0;
+    std::size_t total_len = 0;  // headers + payload, without the trailing CRLF
+  };
+
+  std::optional<server_op> fail(boost::system::error_code& ec, boost::system::error_code what) noexcept;
+  boost::system::error_code parse_msg_line(const char* line, std::size_t len, bool with_headers) noexcept;
+  server_op take_pending() noexcept;
+
   parser_limits limits_;
   std::string buf_;
   std::size_t begin_ = 0;  // first unconsumed byte
   std::size_t end_ = 0;    // end of committed bytes
   boost::system::error_code failed_;
+  std::size_t scanned_ = 0;  // bytes after begin_ already searched for '\n' without finding one
+  bool has_pending_ = false;
+  pending_msg pending_;
 };
 
 }  // namespace nats::protocol
