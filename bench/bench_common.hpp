@@ -1,0 +1,82 @@
+// Shared by the C++ benchmark programs (ours and the C client's): command line, clock, percentiles and
+// the one JSON line each run prints. The workloads themselves are described in bench/README.md.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+using clock = std::chrono::steady_clock;
+
+inline constexpr const char* pub_subject = "bench.pub";
+inline constexpr const char* pubsub_subject = "bench.ps";
+inline constexpr const char* rr_subject = "bench.rr";
+
+/// `<program> pub|pubsub|rr <url> <count> <size> [warmup]`. warmup: messages/requests run before
+/// the timed part (default count/10 capped at 100000; 0 for the callgrind runs).
+struct args {
+  std::string workload;
+  std::string url;
+  std::uint64_t count = 0;
+  std::size_t size = 0;
+  std::uint64_t warmup = 0;
+};
+
+inline args parse_args(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: %s pub|pubsub|rr <url> <count> <size> [warmup]\n", argv[0]);
+    std::exit(2);
+  }
+  args a;
+  a.workload = argv[1];
+  a.url = argv[2];
+  a.count = std::strtoull(argv[3], nullptr, 10);
+  a.size = static_cast<std::size_t>(std::strtoull(argv[4], nullptr, 10));
+  a.warmup = argc > 5 ? std::strtoull(argv[5], nullptr, 10) : std::min<std::uint64_t>(a.count / 10, 100000);
+  if (a.count == 0 || (a.workload != "pub" && a.workload != "pubsub" && a.workload != "rr")) {
+    std::fprintf(stderr, "bad arguments\n");
+    std::exit(2);
+  }
+  return a;
+}
+
+inline double seconds_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// Throughput result line (pub, pubsub).
+inline void print_rate(const char* client, const args& a, double seconds) {
+  std::printf("{\"client\":\"%s\",\"workload\":\"%s\",\"count\":%llu,\"size\":%zu,\"seconds\":%.6f,"
+              "\"msgs_per_sec\":%.1f}\n",
+              client, a.workload.c_str(), static_cast<unsigned long long>(a.count), a.size, seconds,
+              static_cast<double>(a.count) / seconds);
+  std::fflush(stdout);
+}
+
+/// Latency result line (rr); `lat_ns` holds one sample per request, in nanoseconds.
+inline void print_latency(const char* client, const args& a, double seconds, std::vector<std::int64_t>& lat_ns) {
+  std::sort(lat_ns.begin(), lat_ns.end());
+  auto pct = [&](double p) {
+    std::size_t i = static_cast<std::size_t>(p * static_cast<double>(lat_ns.size() - 1) + 0.5);
+    return static_cast<double>(lat_ns[i]) / 1000.0;
+  };
+  std::printf("{\"client\":\"%s\",\"workload\":\"rr\",\"count\":%llu,\"size\":%zu,\"seconds\":%.6f,"
+              "\"msgs_per_sec\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+              client, static_cast<unsigned long long>(a.count), a.size, seconds,
+              static_cast<double>(a.count) / seconds, pct(0.50), pct(0.90), pct(0.99),
+              static_cast<double>(lat_ns.back()) / 1000.0);
+  std::fflush(stdout);
+}
+
+[[noreturn]] inline void fail(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "error: %s: %s\n", what, detail.c_str());
+  std::exit(1);
+}
+
+}  // namespace bench
