@@ -47,11 +47,12 @@ void run_pub(const bench::args& a) {
   publish_n(nc, bench::pub_subject, payload, a.warmup);
   check(natsConnection_FlushTimeout(nc, 60000), "flush");
 
+  const double c0 = bench::cpu_seconds();
   auto t0 = bench::clock::now();
   publish_n(nc, bench::pub_subject, payload, a.count);
   check(natsConnection_FlushTimeout(nc, 60000), "flush");
   auto t1 = bench::clock::now();
-  bench::print_rate(client_name, a, bench::seconds_between(t0, t1));
+  bench::print_rate(client_name, a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
   natsConnection_Destroy(nc);
 }
 
@@ -101,11 +102,12 @@ void run_pubsub(const bench::args& a) {
     wait_done(st);
   }
   st.target = a.warmup + a.count;
+  const double c0 = bench::cpu_seconds();
   auto t0 = bench::clock::now();
   publish_n(pub_nc, bench::pubsub_subject, payload, a.count);
   check(natsConnection_FlushTimeout(pub_nc, 60000), "flush");
   auto t1 = wait_done(st);
-  bench::print_rate(client_name, a, bench::seconds_between(t0, t1));
+  bench::print_rate(client_name, a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(pub_nc);
   natsConnection_Destroy(sub_nc);
@@ -135,6 +137,7 @@ void run_rr(const bench::args& a) {
   for (std::uint64_t i = 0; i < a.warmup; ++i) one();
 
   std::vector<std::int64_t> lat(a.count);
+  const double c0 = bench::cpu_seconds();
   auto t0 = bench::clock::now();
   for (std::uint64_t i = 0; i < a.count; ++i) {
     auto s = bench::clock::now();
@@ -142,7 +145,7 @@ void run_rr(const bench::args& a) {
     lat[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(bench::clock::now() - s).count();
   }
   auto t1 = bench::clock::now();
-  bench::print_latency(client_name, a, bench::seconds_between(t0, t1), lat);
+  bench::print_latency(client_name, a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0, lat);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(req_nc);
   natsConnection_Destroy(resp_nc);

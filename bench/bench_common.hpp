@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace bench {
 
 using clock = std::chrono::steady_clock;
@@ -50,26 +52,37 @@ inline double seconds_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+/// CPU time (user + system, all threads) this process has used so far, in seconds. The difference over
+/// the timed part is reported too: on a loaded machine it moves much less than wall-clock time.
+inline double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
 /// Throughput result line (pub, pubsub).
-inline void print_rate(const char* client, const args& a, double seconds) {
+inline void print_rate(const char* client, const args& a, double seconds, double cpu) {
   std::printf("{\"client\":\"%s\",\"workload\":\"%s\",\"count\":%llu,\"size\":%zu,\"seconds\":%.6f,"
-              "\"msgs_per_sec\":%.1f}\n",
+              "\"msgs_per_sec\":%.1f,\"cpu_seconds\":%.6f}\n",
               client, a.workload.c_str(), static_cast<unsigned long long>(a.count), a.size, seconds,
-              static_cast<double>(a.count) / seconds);
+              static_cast<double>(a.count) / seconds, cpu);
   std::fflush(stdout);
 }
 
 /// Latency result line (rr); `lat_ns` holds one sample per request, in nanoseconds.
-inline void print_latency(const char* client, const args& a, double seconds, std::vector<std::int64_t>& lat_ns) {
+inline void print_latency(const char* client, const args& a, double seconds, double cpu,
+                          std::vector<std::int64_t>& lat_ns) {
   std::sort(lat_ns.begin(), lat_ns.end());
   auto pct = [&](double p) {
     std::size_t i = static_cast<std::size_t>(p * static_cast<double>(lat_ns.size() - 1) + 0.5);
     return static_cast<double>(lat_ns[i]) / 1000.0;
   };
   std::printf("{\"client\":\"%s\",\"workload\":\"rr\",\"count\":%llu,\"size\":%zu,\"seconds\":%.6f,"
-              "\"msgs_per_sec\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+              "\"msgs_per_sec\":%.1f,\"cpu_seconds\":%.6f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+              "\"max_us\":%.1f}\n",
               client, static_cast<unsigned long long>(a.count), a.size, seconds,
-              static_cast<double>(a.count) / seconds, pct(0.50), pct(0.90), pct(0.99),
+              static_cast<double>(a.count) / seconds, cpu, pct(0.50), pct(0.90), pct(0.99),
               static_cast<double>(lat_ns.back()) / 1000.0);
   std::fflush(stdout);
 }

@@ -30,9 +30,15 @@ const payload = new Uint8Array(size).fill(0x78);
 const yieldLoop = () => new Promise((resolve) => setImmediate(resolve));
 const now = () => process.hrtime.bigint();
 const secondsBetween = (a, b) => Number(b - a) / 1e9;
+// CPU time (user + system) of this process since `since` (a process.cpuUsage() value), in seconds.
+const cpuSince = (since) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+};
 
-function printRate(seconds) {
-  console.log(JSON.stringify({ client: "nats.js", workload, count, size, seconds, msgs_per_sec: count / seconds }));
+function printRate(seconds, cpu) {
+  console.log(JSON.stringify({ client: "nats.js", workload, count, size, seconds, msgs_per_sec: count / seconds,
+    cpu_seconds: cpu }));
 }
 
 async function runPub() {
@@ -53,10 +59,11 @@ async function runPub() {
     await nc.flush();
   };
   await publishN(warmup);
+  const c0 = process.cpuUsage();
   const t0 = now();
   await publishN(count);
   const t1 = now();
-  printRate(secondsBetween(t0, t1));
+  printRate(secondsBetween(t0, t1), cpuSince(c0));
   await nc.close();
 }
 
@@ -103,9 +110,10 @@ async function runPubsub() {
     while (received < target) await sleep();
   };
   if (warmup > 0) await publishN(warmup);
+  const c0 = process.cpuUsage();
   const t0 = now();
   await publishN(count);
-  printRate(secondsBetween(t0, doneAt));
+  printRate(secondsBetween(t0, doneAt), cpuSince(c0));
   await pubNc.close();
   await subNc.close();
 }
@@ -126,6 +134,7 @@ async function runRr() {
   };
   for (let i = 0; i < warmup; i++) await one();
   const lat = new Float64Array(count);
+  const c0 = process.cpuUsage();
   const t0 = now();
   for (let i = 0; i < count; i++) {
     const s = now();
@@ -133,6 +142,7 @@ async function runRr() {
     lat[i] = Number(now() - s);
   }
   const t1 = now();
+  const cpu = cpuSince(c0);
   lat.sort();
   const pct = (p) => lat[Math.round(p * (lat.length - 1))] / 1000;
   const seconds = secondsBetween(t0, t1);
@@ -144,6 +154,7 @@ async function runRr() {
       size,
       seconds,
       msgs_per_sec: count / seconds,
+      cpu_seconds: cpu,
       p50_us: pct(0.5),
       p90_us: pct(0.9),
       p99_us: pct(0.99),

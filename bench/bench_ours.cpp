@@ -26,9 +26,14 @@ using asio::use_awaitable;
 
 namespace {
 
-constexpr std::uint64_t batch = 1024;                  // messages between two yields
-constexpr std::size_t high_water = 4 * 1024 * 1024;    // pub: queued bytes that make us wait for a flush
-constexpr std::uint64_t window = 32 * 1024;            // pubsub: messages in flight at most
+// Tunables; the environment variables exist for experiments, the defaults are what RESULTS.md uses.
+std::uint64_t env_or(const char* name, std::uint64_t dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoull(v, nullptr, 10) : dflt;
+}
+const std::uint64_t batch = env_or("BENCH_BATCH", 1024);                  // messages between two yields
+const std::size_t high_water = env_or("BENCH_HIGH_WATER", 4 * 1024 * 1024);  // pub: queued bytes before a flush
+const std::uint64_t window = env_or("BENCH_WINDOW", 32 * 1024);           // pubsub: messages in flight at most
 
 void check(boost::system::error_code ec, const char* what) {
   if (ec) bench::fail(what, ec.message());
@@ -61,11 +66,12 @@ awaitable<void> run_pub(const bench::args& a) {
 
   co_await publish_n(a.warmup);
   co_await nc.async_flush(use_awaitable);
+  const double c0 = bench::cpu_seconds();
   auto t0 = bench::clock::now();
   co_await publish_n(a.count);
   co_await nc.async_flush(use_awaitable);
   auto t1 = bench::clock::now();
-  bench::print_rate("ours", a, bench::seconds_between(t0, t1));
+  bench::print_rate("ours", a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
   nc.close();
 }
 
@@ -122,9 +128,10 @@ awaitable<void> run_pubsub(const bench::args& a) {
   };
 
   if (a.warmup > 0) co_await publish_n(a.warmup);
+  const double c0 = bench::cpu_seconds();
   auto t0 = bench::clock::now();
   co_await publish_n(a.count);
-  bench::print_rate("ours", a, bench::seconds_between(t0, done_at));
+  bench::print_rate("ours", a, bench::seconds_between(t0, done_at), bench::cpu_seconds() - c0);
   sub.unsubscribe();
   pub_nc.close();
   sub_nc.close();
@@ -152,6 +159,7 @@ awaitable<void> run_rr(const bench::args& a) {
   for (std::uint64_t i = 0; i < a.warmup; ++i) co_await one();
 
   std::vector<std::int64_t> lat(a.count);
+  const double c0 = bench::cpu_seconds();
   auto t0 = bench::clock::now();
   for (std::uint64_t i = 0; i < a.count; ++i) {
     auto s = bench::clock::now();
@@ -159,7 +167,7 @@ awaitable<void> run_rr(const bench::args& a) {
     lat[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(bench::clock::now() - s).count();
   }
   auto t1 = bench::clock::now();
-  bench::print_latency("ours", a, bench::seconds_between(t0, t1), lat);
+  bench::print_latency("ours", a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0, lat);
   sub.unsubscribe();
   req_nc.close();
   resp_nc.close();

@@ -245,6 +245,8 @@ function summarize(results) {
       }
       const rates = ok.map((r) => r.msgs_per_sec);
       const s = { client, runs: runs.length, ok: ok.length, rate: median(rates), rateMin: Math.min(...rates), rateMax: Math.max(...rates) };
+      const cpu = ok.filter((r) => r.cpu_seconds !== undefined).map((r) => (r.cpu_seconds / r.count) * 1e9);
+      if (cpu.length) s.cpuNs = median(cpu);
       if (w.kind === "latency") {
         s.p50 = median(ok.map((r) => r.p50_us));
         s.p99 = median(ok.map((r) => r.p99_us));
@@ -255,6 +257,7 @@ function summarize(results) {
     for (const client of w.clients) {
       const s = per[client];
       const row = { workload: w, ...s };
+      if (!s.error && ref && !ref.error && s.cpuNs !== undefined && ref.cpuNs !== undefined) row.cpuRatio = ref.cpuNs / s.cpuNs;
       if (!s.error && ref && !ref.error) {
         if (w.kind === "rate") row.ratio = s.rate / ref.rate;
         else {
@@ -271,21 +274,22 @@ function summarize(results) {
 
 function table(rows) {
   const lines = [
-    "| workload | client | msgs/s (median) | min - max | p50 µs | p99 µs | vs C (>1 = better) |",
-    "|---|---|---:|---:|---:|---:|---|",
+    "| workload | client | msgs/s (median) | min - max | p50 µs | p99 µs | vs C (>1 = better) | client CPU ns/msg | CPU vs C |",
+    "|---|---|---:|---:|---:|---:|---|---:|---:|",
   ];
   for (const r of rows) {
     const w = r.workload;
     const name = r.client === w.ref ? `**${r.client}** (ref)` : r.client;
     if (r.error) {
-      lines.push(`| ${w.title} | ${name} | failed: ${String(r.error).replace(/\|/g, "/").slice(0, 120)} | | | | |`);
+      lines.push(`| ${w.title} | ${name} | failed: ${String(r.error).replace(/\|/g, "/").slice(0, 120)} | | | | | | |`);
       continue;
     }
     const lat = w.kind === "latency";
     let ratio = r.ratio === undefined ? "n/a" : fmtRatio(r.ratio);
     if (lat && r.ratioP50 !== undefined) ratio = `rate ${fmtRatio(r.ratio)}, p50 ${fmtRatio(r.ratioP50)}, p99 ${fmtRatio(r.ratioP99)}`;
     lines.push(`| ${w.title} | ${name} | ${fmtRate(r.rate)} | ${fmtRate(r.rateMin)} - ${fmtRate(r.rateMax)} | ` +
-      `${lat ? fmtUs(r.p50) : ""} | ${lat ? fmtUs(r.p99) : ""} | ${ratio} |`);
+      `${lat ? fmtUs(r.p50) : ""} | ${lat ? fmtUs(r.p99) : ""} | ${ratio} | ` +
+      `${r.cpuNs !== undefined ? r.cpuNs.toFixed(0) : ""} | ${r.cpuRatio !== undefined ? fmtRatio(r.cpuRatio) : ""} |`);
   }
   return lines.join("\n");
 }
@@ -361,7 +365,8 @@ Written by \`bench/run.sh\` (bench/driver.mjs); see bench/README.md for the work
 - Machine: ${m0.nproc} CPUs (\`nproc\`), ${m0.cpu}, Linux ${m0.kernel}; load average before/after: ${m0.load} / ${m1.load}
 - nats-server: ${m0.server}; C client: libnats ${m0.cnats}; nats.js: ${m0.natsjs}; ours: commit ${m0.git || "unknown"}, release build
 - Each cell is the median of ${opt.repeat} runs${opt.scale !== 1 ? ` at scale ${opt.scale}` : ""}, each run a fresh process against a fresh nats-server; the client order rotates between rounds.
-- Ratios are against the C client: its default (buffered) mode for throughput, its send-asap mode (\`natsOptions_SetSendAsap\`) for request/reply. Above 1 means better than the C client (more msgs/s, lower latency).
+- Ratios are against the C client: its default (buffered) mode for throughput, its send-asap mode (\`natsOptions_SetSendAsap\`) for request/reply. Above 1 means better than the C client (more msgs/s, lower latency, less CPU).
+- "client CPU ns/msg": user + system CPU time of the client process (all its threads, both connections) during the timed part, per message (per request for request/reply). The server's CPU is not included. On a shared machine it moves much less than wall-clock time.
 
 ${tbl}
 ${cg ? `
@@ -373,9 +378,9 @@ ${callgrindMarkdown(cg)}
 ` : ""}
 ## Raw runs
 
-| round | workload | client | msgs/s | p50 µs | p99 µs | error |
-|---|---|---|---:|---:|---:|---|
-${results.map((r) => `| ${r.round + 1} | ${r.workload} | ${r.client} | ${r.error ? "" : fmtRate(r.msgs_per_sec)} | ${r.p50_us !== undefined ? fmtUs(r.p50_us) : ""} | ${r.p99_us !== undefined ? fmtUs(r.p99_us) : ""} | ${r.error ? String(r.error).replace(/\|/g, "/").slice(0, 160) : ""} |`).join("\n")}
+| round | workload | client | msgs/s | p50 µs | p99 µs | CPU ns/msg | error |
+|---|---|---|---:|---:|---:|---:|---|
+${results.map((r) => `| ${r.round + 1} | ${r.workload} | ${r.client} | ${r.error ? "" : fmtRate(r.msgs_per_sec)} | ${r.p50_us !== undefined ? fmtUs(r.p50_us) : ""} | ${r.p99_us !== undefined ? fmtUs(r.p99_us) : ""} | ${r.cpu_seconds !== undefined ? ((r.cpu_seconds / r.count) * 1e9).toFixed(0) : ""} | ${r.error ? String(r.error).replace(/\|/g, "/").slice(0, 160) : ""} |`).join("\n")}
 `;
   fs.writeFileSync(opt.write, doc);
   console.error(`wrote ${opt.write}`);
