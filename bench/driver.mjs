@@ -208,9 +208,10 @@ async function callgrindTable() {
   const cases = [
     { workload: "pub", size: 16, small: 20_000, large: 120_000 },
     { workload: "pubsub", size: 128, small: 10_000, large: 60_000 },
+    { workload: "rr", size: 64, small: 1_000, large: 5_000 },
   ];
   for (const c of cases) {
-    for (const client of ["ours", "c"]) {
+    for (const client of c.workload === "rr" ? ["ours", "c-asap"] : ["ours", "c"]) {
       if (!available[client]) continue;
       process.stderr.write(`callgrind ${c.workload} ${client} ...\n`);
       const a = await instructionsOf(client, c.workload, c.small, c.size);
@@ -295,7 +296,7 @@ function table(rows) {
 }
 
 function callgrindMarkdown(rows) {
-  const lines = ["| workload (messages) | client | instructions per message |", "|---|---|---:|"];
+  const lines = ["| workload (messages or requests) | client | instructions per message (per request for rr) |", "|---|---|---:|"];
   for (const r of rows) {
     const label = `${r.workload} (${r.large.toLocaleString("en")} - ${r.small.toLocaleString("en")})`;
     lines.push(`| ${label} | ${r.client} | ${r.error ? `failed: ${r.error}` : Math.round(r.perMsg).toLocaleString("en")} |`);
