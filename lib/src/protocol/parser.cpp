@@ -46,11 +46,20 @@ bool only_blanks(const char* p, std::size_t len) noexcept {
 bool parse_u64(const char* p, std::size_t len, std::uint64_t& out) noexcept {
   if (len == 0) return false;
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < len; ++i) {
-    const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(p[i])) - '0';
-    if (d > 9) return false;
-    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
+  if (len <= 19) {
+    // 19 digits always fit in 64 bits: no overflow check on the common path.
+    for (std::size_t i = 0; i < len; ++i) {
+      const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(p[i])) - '0';
+      if (d > 9) return false;
+      v = v * 10 + d;
+    }
+  } else {
+    for (std::size_t i = 0; i < len; ++i) {
+      const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(p[i])) - '0';
+      if (d > 9) return false;
+      if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
+      v = v * 10 + d;
+    }
   }
   out = v;
   return true;
@@ -61,8 +70,9 @@ struct arg {
   std::size_t len;
 };
 
-// Splits line[from, len) at runs of spaces/tabs. Returns the number of arguments, or max + 1 when
-// there are more than `max`.
+// Splits line[from, len) at runs of spaces/tabs, checking on the way that every argument holds
+// only token bytes. Returns the number of arguments; max + 1 when there are more than `max`, or
+// when an argument holds a control byte (both are protocol errors to the caller).
 std::size_t split_args(const char* line, std::size_t len, std::size_t from, arg* args, std::size_t max) noexcept {
   std::size_t n = 0;
   std::size_t i = from;
@@ -71,16 +81,10 @@ std::size_t split_args(const char* line, std::size_t len, std::size_t from, arg*
     if (i == len) return n;
     if (n == max) return max + 1;
     const std::size_t start = i;
-    while (i < len && !is_blank(line[i])) ++i;
+    while (i < len && is_token_byte(line[i])) ++i;
+    if (i < len && !is_blank(line[i])) return max + 1;
     args[n++] = {start, i - start};
   }
-}
-
-bool valid_token(const char* p, std::size_t len) noexcept {
-  for (std::size_t i = 0; i < len; ++i) {
-    if (!is_token_byte(p[i])) return false;
-  }
-  return true;
 }
 
 std::string_view trim_blanks(std::string_view s) noexcept {
@@ -155,13 +159,11 @@ error_code parser::parse_msg_line(const char* line, std::size_t len, bool with_h
 
   pending_msg m;
   m.kind = with_headers ? op_kind::hmsg : op_kind::msg;
-  if (!valid_token(line + a[0].off, a[0].len)) return error::protocol_error;
   m.subject_off = a[0].off;
   m.subject_len = a[0].len;
   if (!parse_u64(line + a[1].off, a[1].len, m.sid)) return error::protocol_error;
   std::size_t next = 2;
   if (has_reply) {
-    if (!valid_token(line + a[2].off, a[2].len)) return error::protocol_error;
     m.reply_off = a[2].off;
     m.reply_len = a[2].len;
     next = 3;
