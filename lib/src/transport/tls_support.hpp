@@ -36,13 +36,17 @@ boost::system::error_code describe_handshake_error(boost::system::error_code ec,
 /// Pieces of a gathered write, copied (descriptors only) into the write operation.
 using buffer_list = boost::container::small_vector<boost::asio::const_buffer, 16>;
 
-/// Wraps an io_handler, rewriting the error code with `Map` before calling it. Forwards the wrapped
-/// handler's cancellation slot and allocator but not its executor: the operation completes on the
-/// I/O object's executor (the connection's), because Beast needs an executor it can post to, which
-/// the type-erased any_completion_executor is not.
+/// Wraps an io_handler, rewriting the error code with `Map` before calling it, and keeps the stream
+/// alive until the operation has completed: SSL and WebSocket operations touch their stream's state
+/// when they complete, and the connection may destroy a transport right after close(), with a read
+/// still pending.
+/// Forwards the wrapped handler's cancellation slot and allocator but not its executor: the
+/// operation completes on the I/O object's executor (the connection's), because Beast needs an
+/// executor it can post to, which the type-erased any_completion_executor is not.
 template <class Map>
 struct mapped_io_handler {
   io_handler handler;
+  std::shared_ptr<void> keep_alive;
 
   using cancellation_slot_type = io_handler::cancellation_slot_type;
   cancellation_slot_type get_cancellation_slot() const noexcept { return handler.get_cancellation_slot(); }

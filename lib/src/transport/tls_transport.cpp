@@ -43,20 +43,22 @@ struct truncation_is_eof {
 class tls_transport final : public transport {
  public:
   tls_transport(std::shared_ptr<ssl::context> ctx, asio::ip::tcp::socket socket)
-      : ctx_(std::move(ctx)), stream_(std::move(socket), *ctx_) {}
+      : state_(std::make_shared<state>(std::move(ctx), std::move(socket))) {}
+  ~tls_transport() override { close(); }
 
   void async_read_some(asio::mutable_buffer buf, io_handler handler) override {
-    stream_.async_read_some(buf, mapped_io_handler<truncation_is_eof>{std::move(handler)});
+    state_->stream.async_read_some(buf, mapped_io_handler<truncation_is_eof>{std::move(handler), state_});
   }
 
   void async_write(std::span<const asio::const_buffer> bufs, io_handler handler) override {
-    asio::async_write(stream_, buffer_list(bufs.begin(), bufs.end()), std::move(handler));
+    asio::async_write(state_->stream, buffer_list(bufs.begin(), bufs.end()),
+                      mapped_io_handler<same_error>{std::move(handler), state_});
   }
 
   void close() noexcept override {
     // No close_notify: close() must not block or start I/O; the server copes with a plain close.
     error_code ignored;
-    auto& socket = stream_.lowest_layer();
+    auto& socket = state_->stream.lowest_layer();
     if (!socket.is_open()) return;
     socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
@@ -64,11 +66,17 @@ class tls_transport final : public transport {
 
   bool is_tls() const noexcept override { return true; }
 
-  ssl::stream<asio::ip::tcp::socket>& stream() noexcept { return stream_; }
+  ssl::stream<asio::ip::tcp::socket>& stream() noexcept { return state_->stream; }
 
  private:
-  std::shared_ptr<ssl::context> ctx_;  // outlives stream_ (declared first)
-  ssl::stream<asio::ip::tcp::socket> stream_;
+  // Shared with pending operations (see mapped_io_handler), so it outlives them.
+  struct state {
+    state(std::shared_ptr<ssl::context> c, asio::ip::tcp::socket socket)
+        : ctx(std::move(c)), stream(std::move(socket), *ctx) {}
+    std::shared_ptr<ssl::context> ctx;  // outlives stream (declared first)
+    ssl::stream<asio::ip::tcp::socket> stream;
+  };
+  std::shared_ptr<state> state_;
 };
 
 }  // namespace

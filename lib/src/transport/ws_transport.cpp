@@ -37,28 +37,30 @@ template <class NextLayer>
 class ws_transport final : public transport {
  public:
   template <class... Args>
-  ws_transport(std::shared_ptr<ssl::context> ctx, Args&&... args)
-      : ctx_(std::move(ctx)), ws_(std::forward<Args>(args)...) {
-    ws_.binary(true);
-    ws_.auto_fragment(false);  // one frame per write
-    ws_.read_message_max(0);   // we stream payload bytes; NATS enforces its own limits
-    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+  explicit ws_transport(std::shared_ptr<ssl::context> ctx, Args&&... args)
+      : state_(std::make_shared<state>(std::move(ctx), std::forward<Args>(args)...)) {
+    auto& ws = state_->ws;
+    ws.binary(true);
+    ws.auto_fragment(false);  // one frame per write
+    ws.read_message_max(0);   // we stream payload bytes; NATS enforces its own limits
+    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(boost::beast::http::field::user_agent, "nats-asio");
     }));
   }
+  ~ws_transport() override { close(); }
 
   void async_read_some(asio::mutable_buffer buf, io_handler handler) override {
-    ws_.async_read_some(buf, mapped_io_handler<ws_close_is_eof>{std::move(handler)});
+    state_->ws.async_read_some(buf, mapped_io_handler<ws_close_is_eof>{std::move(handler), state_});
   }
 
   void async_write(std::span<const asio::const_buffer> bufs, io_handler handler) override {
-    ws_.async_write(buffer_list(bufs.begin(), bufs.end()), mapped_io_handler<same_error>{std::move(handler)});
+    state_->ws.async_write(buffer_list(bufs.begin(), bufs.end()), mapped_io_handler<same_error>{std::move(handler), state_});
   }
 
   void close() noexcept override {
     // No close frame: close() must not start I/O. Closing the socket aborts pending operations.
     error_code ignored;
-    auto& socket = boost::beast::get_lowest_layer(ws_);
+    auto& socket = boost::beast::get_lowest_layer(state_->ws);
     if (!socket.is_open()) return;
     socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
@@ -66,11 +68,17 @@ class ws_transport final : public transport {
 
   bool is_tls() const noexcept override { return !std::is_same_v<NextLayer, asio::ip::tcp::socket>; }
 
-  websocket::stream<NextLayer>& ws() noexcept { return ws_; }
+  websocket::stream<NextLayer>& ws() noexcept { return state_->ws; }
 
  private:
-  std::shared_ptr<ssl::context> ctx_;  // wss only; outlives ws_ (declared first)
-  websocket::stream<NextLayer> ws_;
+  // Shared with pending operations (see mapped_io_handler), so it outlives them.
+  struct state {
+    template <class... Args>
+    explicit state(std::shared_ptr<ssl::context> c, Args&&... args) : ctx(std::move(c)), ws(std::forward<Args>(args)...) {}
+    std::shared_ptr<ssl::context> ctx;  // wss only; outlives ws (declared first)
+    websocket::stream<NextLayer> ws;
+  };
+  std::shared_ptr<state> state_;
 };
 
 using plain_ws = ws_transport<asio::ip::tcp::socket>;
@@ -118,7 +126,7 @@ void async_websocket_handshake(asio::ip::tcp::socket socket, const server_url& u
     asio::post(executor, asio::append(std::move(handler), ec, transport_ptr{}));
     return;
   }
-  auto& ctx_ref = *ctx;
+  auto& ctx_ref = *ctx;  // the context lives in the transport's state, which the stream is built in
   auto t = std::make_unique<secure_ws>(std::move(ctx), std::move(socket), ctx_ref);
   auto& tls_stream = t->ws().next_layer();
   if (auto pec = prepare_tls_stream(tls_stream, url, tls)) {
