@@ -77,7 +77,7 @@ subscription connection::subscribe(std::string_view subject, message_handler han
 void connection::flush_impl(void_handler h) { impl_->flush(std::move(h)); }
 void connection::drain_impl(void_handler h) { impl_->drain(std::move(h)); }
 
-void connection::request_impl(std::string_view subject, const headers& hdrs, std::string_view payload,
+void connection::request_impl(std::string_view subject, const headers* hdrs, std::string_view payload,
                               std::chrono::milliseconds timeout, message_completion h) {
   impl_->request(subject, hdrs, payload, timeout, std::move(h));
 }

@@ -319,6 +319,7 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
       error_code iec;
       auto info = protocol::parse_server_info(op->text, iec);
       if (iec) co_return fail(iec);
+      learn_servers(info);
       info_ = std::move(info);
       got_info = true;
     } else if (pec) {
@@ -578,12 +579,8 @@ error_code connection_impl::handle_op(const protocol::server_op& op, bool handsh
   return {};
 }
 
-void connection_impl::on_info(std::string_view json, bool /*handshake*/) {
-  error_code ec;
-  auto info = protocol::parse_server_info(json, ec);
-  if (ec) return;
-  const bool was_lame = info_.lame_duck_mode;
-  // Learn servers the cluster announces.
+// Adds the servers a cluster announces (INFO connect_urls) to the pool.
+void connection_impl::learn_servers(const protocol::server_info& info) {
   if (!opts_.ignore_discovered_servers) {
     std::vector<std::string> added;
     const auto& urls = info.connect_urls;
@@ -611,6 +608,14 @@ void connection_impl::on_info(std::string_view json, bool /*handshake*/) {
       emit(std::move(ev));
     }
   }
+}
+
+void connection_impl::on_info(std::string_view json, bool /*handshake*/) {
+  error_code ec;
+  auto info = protocol::parse_server_info(json, ec);
+  if (ec) return;
+  const bool was_lame = info_.lame_duck_mode;
+  learn_servers(info);
   info_ = std::move(info);
   if (info_.max_payload > 0) parser_.set_max_payload(static_cast<std::size_t>(info_.max_payload) + 64 * 1024);
   if (info_.lame_duck_mode && !was_lame && state_ == connection_state::connected) {
@@ -909,7 +914,7 @@ void connection_impl::ensure_reply_subscription() {
   reply_sid_ = s->sid;
 }
 
-void connection_impl::request(std::string_view subject, const headers& hdrs, std::string_view payload,
+void connection_impl::request(std::string_view subject, const headers* hdrs, std::string_view payload,
                               std::chrono::milliseconds timeout, message_completion h) {
   if (closed_) return post_completion(std::move(h), error_code(error::connection_closed), message{});
   ensure_reply_subscription();
@@ -920,7 +925,7 @@ void connection_impl::request(std::string_view subject, const headers& hdrs, std
     token.assign(buf, r.ptr);
   }
   const std::string reply = reply_prefix_ + token;
-  auto ec = publish(subject, hdrs.empty() ? nullptr : &hdrs, payload, reply);
+  auto ec = publish(subject, hdrs && !hdrs->empty() ? hdrs : nullptr, payload, reply);
   if (ec) return post_completion(std::move(h), ec, message{});
   auto slot = asio::get_associated_cancellation_slot(h);
   request_op op{std::move(h), std::make_unique<asio::steady_timer>(executor_, timeout)};

@@ -126,7 +126,7 @@ void nats_server::start() {
       ::dup2(devnull, 1);
       ::dup2(devnull, 2);
     }
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   pid_ = pid;

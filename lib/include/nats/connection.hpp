@@ -98,14 +98,20 @@ class connection {
   template <class Token>
   auto async_request(std::string_view subject, std::string_view payload, std::chrono::milliseconds timeout,
                      Token&& token) {
-    return async_request(subject, headers{}, payload, timeout, std::forward<Token>(token));
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, message)>(
+        [this, subject, payload, timeout](auto h) {
+          request_impl(subject, nullptr, payload, timeout, message_completion(std::move(h)));
+        },
+        token);
   }
+  /// The same with headers. The strings are read when the operation starts (for lazy tokens such as
+  /// use_awaitable: at co_await), the headers are copied now.
   template <class Token>
   auto async_request(std::string_view subject, const headers& hdrs, std::string_view payload,
                      std::chrono::milliseconds timeout, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, message)>(
-        [this, subject, &hdrs, payload, timeout](auto h) {
-          request_impl(subject, hdrs, payload, timeout, message_completion(std::move(h)));
+        [this, subject, hdrs, payload, timeout](auto h) {
+          request_impl(subject, &hdrs, payload, timeout, message_completion(std::move(h)));
         },
         token);
   }
@@ -133,7 +139,7 @@ class connection {
   void connect_impl(void_handler h);
   void flush_impl(void_handler h);
   void drain_impl(void_handler h);
-  void request_impl(std::string_view subject, const headers& hdrs, std::string_view payload,
+  void request_impl(std::string_view subject, const headers* hdrs, std::string_view payload,
                     std::chrono::milliseconds timeout, message_completion h);
 
   std::shared_ptr<detail::connection_impl> impl_;

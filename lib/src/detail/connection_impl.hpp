@@ -71,7 +71,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::shared_ptr<subscription_state> subscribe(std::string_view subject, message_handler handler, error_code& ec,
                                                 const subscribe_options& o);
   void flush(void_completion h);
-  void request(std::string_view subject, const headers& hdrs, std::string_view payload,
+  void request(std::string_view subject, const headers* hdrs, std::string_view payload,
                std::chrono::milliseconds timeout, message_completion h);
   void drain(void_completion h);
   void close(error_code why = {});
@@ -108,6 +108,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   asio::awaitable<error_code> read_loop();
   error_code handle_op(const protocol::server_op& op, bool handshake);
   void on_info(std::string_view json, bool handshake);
+  void learn_servers(const protocol::server_info& info);
   void deliver(std::uint64_t sid, message&& msg);
   void deliver_request_reply(message&& msg);
   void on_connected(bool reconnect);
@@ -132,7 +133,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   template <class Handler, class... Args>
   void post_completion(Handler&& h, Args&&... args);
 
-  std::vector<pool_entry> pool_;
+  std::deque<pool_entry> pool_;  // deque: growing it (discovered servers) keeps references valid
   std::size_t pool_index_ = 0;
   transport_ptr transport_;
   std::uint64_t generation_ = 0;  // bumps with every new link

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up the machine (scripts/setup.sh) and runs every test: unit, fuzz (bounded), integration
+# against real nats-server processes, and interop with the official nats.js client.
+# Usage: scripts/test.sh [extra meson test args]   (SKIP_SETUP=1 to skip the package step)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+if [ "${SKIP_SETUP:-0}" != "1" ]; then bash scripts/setup.sh; fi
+
+build="${BUILD_DIR:-$root/build-test}"
+export CCACHE_DIR="${CCACHE_DIR:-$root/.cache/ccache}"
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" -Dwerror=true -Dbuildtype=debugoptimized -Dbench=true -Dexamples=true
+else
+  meson setup --reconfigure "$build" >/dev/null
+fi
+ninja -C "$build" -j"${JOBS:-2}"
+
+status=0
+meson test -C "$build" --print-errorlogs --num-processes "${JOBS:-2}" "$@" || status=$?
+
+# One closing line that CI can read: "N passed, N failed".
+python3 - "$build/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+with open(sys.argv[1]) as f:
+    for line in f:
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif r == "SKIP": skipped += 1
+        else: failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
