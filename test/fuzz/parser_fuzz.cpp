@@ -1,6 +1,7 @@
 // libFuzzer target: the parser differential (whole vs chunked) plus the other decoders.
 //   CXX=clang++ meson setup build-fuzz -Dfuzz=true && ninja -C build-fuzz test/fuzz/parser_fuzz
-//   build-fuzz/test/fuzz/parser_fuzz -max_total_time=120 test/fuzz/corpus
+//   mkdir corpus && cp test/fuzz/corpus/* corpus/
+//   build-fuzz/test/fuzz/parser_fuzz -max_total_time=120 -dict=test/fuzz/parser_fuzz.dict corpus
 #include "differential.hpp"
 
 #include <cstdint>
