@@ -62,6 +62,11 @@ std::string base32_encode(std::string_view bytes) {
 
 bool base32_decode(std::string_view text, std::string& out) {
   out.clear();
+  // Unpadded base32 never has 1, 3 or 6 symbols in its last group of 8.
+  switch (text.size() % 8) {
+    case 1: case 3: case 6: return false;
+    default: break;
+  }
   out.reserve(text.size() * 5 / 8);
   unsigned buffer = 0;
   int bits = 0;
@@ -75,8 +80,12 @@ bool base32_decode(std::string_view text, std::string& out) {
       bits -= 8;
     }
   }
+  // Only the canonical encoding: bits left over at the end must be zero, so that every key has
+  // exactly one text form (no look-alike that decodes to the same bytes).
+  const bool canonical = (buffer & ((1u << bits) - 1)) == 0;
   OPENSSL_cleanse(&buffer, sizeof buffer);
-  return true;
+  if (!canonical) out.clear();
+  return canonical;
 }
 
 std::uint8_t prefix_byte(key_kind kind) noexcept {

@@ -17,7 +17,8 @@ std::uint16_t crc16(std::string_view bytes) noexcept;
 
 /// RFC 4648 base32 (A-Z, 2-7), no padding.
 std::string base32_encode(std::string_view bytes);
-/// Upper-case alphabet only, no padding; leftover bits (< 8) at the end are dropped.
+/// Upper-case alphabet only, no padding, canonical only: a length no encoder produces, or non-zero
+/// leftover bits at the end, are rejected.
 bool base32_decode(std::string_view text, std::string& out);
 
 /// Prefix byte of a public key of this kind ('U' = 20 << 3, ...).

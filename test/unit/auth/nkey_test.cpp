@@ -119,6 +119,11 @@ BOOST_AUTO_TEST_CASE(base32_rejects_foreign_characters) {
   BOOST_TEST(!d::base32_decode("mzxw6", out));
   BOOST_TEST(!d::base32_decode("MZ XW6", out));
   BOOST_TEST(!d::base32_decode("MZ1W6", out));  // '1' is not in the alphabet
+  BOOST_TEST(!d::base32_decode("MZXW6YTBOIA", out));  // 11 symbols: no byte count encodes to that
+  BOOST_TEST(!d::base32_decode("M", out));
+  BOOST_TEST(!d::base32_decode("MZXW6Y", out));
+  BOOST_TEST(d::base32_decode("MY", out));   // "f"
+  BOOST_TEST(!d::base32_decode("M3", out));  // the same byte with non-zero leftover bits
 }
 
 BOOST_AUTO_TEST_CASE(base64url_vectors) {
