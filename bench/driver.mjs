@@ -4,7 +4,10 @@
 // order so that none always runs first or last on a noisy machine.
 //
 //   node bench/driver.mjs --build <build dir> [--repeat N] [--scale F] [--write bench/RESULTS.md]
-//                         [--callgrind] [--only pub,pubsub,rr]
+//                         [--callgrind] [--only pub,pubsub,rr] [--nice N]
+//
+// --nice N runs the server and the clients under `nice -n N` (negative needs root): on a machine shared
+// with other work this keeps the measurement closer to what an idle machine would show.
 //
 // Environment: NATS_SERVER_BIN (default: nats-server from PATH or /usr/sbin), NATS_JS_DIR (where
 // node_modules/nats lives, default bench/).
@@ -20,7 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 // ---------------------------------------------------------------- options
 const argv = process.argv.slice(2);
-const opt = { build: null, repeat: 3, scale: 1, write: null, callgrind: false, only: null };
+const opt = { build: null, repeat: 3, scale: 1, write: null, callgrind: false, only: null, nice: null };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === "--build") opt.build = argv[++i];
@@ -29,6 +32,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--write") opt.write = argv[++i];
   else if (a === "--callgrind") opt.callgrind = true;
   else if (a === "--only") opt.only = argv[++i].split(",");
+  else if (a === "--nice") opt.nice = Number(argv[++i]);
   else {
     console.error(`unknown argument ${a}`);
     process.exit(2);
@@ -89,6 +93,10 @@ function command(client, workload, count, size, warmup) {
 }
 
 // ---------------------------------------------------------------- nats-server
+function niced(cmd, args) {
+  return opt.nice === null ? [cmd, args] : ["nice", ["-n", String(opt.nice), cmd, ...args]];
+}
+
 function serverBinary() {
   if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
   const r = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
@@ -122,7 +130,8 @@ for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130)
 
 async function startServer() {
   const port = await freePort();
-  const proc = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const [scmd, sargs] = niced(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port)]);
+  const proc = spawn(scmd, sargs, { stdio: "ignore" });
   liveServers.add(proc);
   let exited = false;
   proc.once("exit", () => { exited = true; liveServers.delete(proc); });
@@ -167,7 +176,8 @@ async function measure(client, w) {
   try {
     const [file, args] = command(client, w.id, count, w.size);
     args[args.indexOf(null)] = server.url;
-    const r = await runProgram(file, args);
+    const [ncmd, nargs] = niced(file, args);
+    const r = await runProgram(ncmd, nargs);
     const line = r.out.trim().split("\n").filter((l) => l.startsWith("{")).pop();
     if (r.code !== 0 || !line) {
       return { error: (r.err.trim() || `exit ${r.code ?? r.signal}`).split("\n").slice(-3).join(" | ") };
@@ -365,7 +375,7 @@ Written by \`bench/run.sh\` (bench/driver.mjs); see bench/README.md for the work
 - Date: ${started.toISOString()} (finished ${new Date().toISOString()})
 - Machine: ${m0.nproc} CPUs (\`nproc\`), ${m0.cpu}, Linux ${m0.kernel}; load average before/after: ${m0.load} / ${m1.load}
 - nats-server: ${m0.server}; C client: libnats ${m0.cnats}; nats.js: ${m0.natsjs}; ours: commit ${m0.git || "unknown"}, release build
-- Each cell is the median of ${opt.repeat} runs${opt.scale !== 1 ? ` at scale ${opt.scale}` : ""}, each run a fresh process against a fresh nats-server; the client order rotates between rounds.
+- Each cell is the median of ${opt.repeat} runs${opt.scale !== 1 ? ` at scale ${opt.scale}` : ""}, each run a fresh process against a fresh nats-server; the client order rotates between rounds.${opt.nice !== null ? ` Server and clients ran under \`nice -n ${opt.nice}\`.` : ""}
 - Ratios are against the C client: its default (buffered) mode for throughput, its send-asap mode (\`natsOptions_SetSendAsap\`) for request/reply. Above 1 means better than the C client (more msgs/s, lower latency, less CPU).
 - "client CPU ns/msg": user + system CPU time of the client process (all its threads, both connections) during the timed part, per message (per request for request/reply). The server's CPU is not included. On a shared machine it moves much less than wall-clock time.
 

@@ -12,6 +12,7 @@
 #   BENCH_RESULTS    Markdown file to write (default: bench/RESULTS.md; "-" writes nothing)
 #   NATS_JS_DIR      a directory whose node_modules holds nats.js (default: bench/, installed with npm ci)
 #   NATS_SERVER_BIN  nats-server binary (default: from PATH, else /usr/sbin/nats-server)
+#   BENCH_NICE       run server and clients under `nice -n BENCH_NICE` (e.g. -10 as root on a shared machine)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,4 +53,5 @@ fi
 args=(--build "$build" --repeat "$repeat" --scale "$scale")
 [ "$results" != "-" ] && args+=(--write "$results")
 [ "$BENCH_CALLGRIND" = 1 ] && args+=(--callgrind)
+[ -n "${BENCH_NICE:-}" ] && args+=(--nice "$BENCH_NICE")
 node "$here/driver.mjs" "${args[@]}"
