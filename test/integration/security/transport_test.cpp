@@ -1,7 +1,7 @@
 // The transports on their own (no connection object) against a real nats-server: the raw NATS
 // greeting (INFO in, gathered CONNECT + PING out, PONG in) over TCP, TLS, ws:// and wss://;
-// closing and destroying a transport with a read pending; and cancelling a handshake that a silent
-// peer never answers.
+// closing and destroying a transport with a read pending; cancelling a handshake that a silent
+// peer never answers; and the SNI name an in-process TLS server sees.
 #define BOOST_TEST_MODULE security_transport
 #include "security_util.hpp"
 
@@ -11,6 +11,9 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <openssl/ssl.h>
 
 #include <array>
 #include <optional>
@@ -253,6 +256,62 @@ BOOST_AUTO_TEST_CASE(ws_and_wss_handshakes_with_a_silent_peer_are_cancellable) {
       expect_cancellable(ioc, [&](auto handler) {
         detail::async_websocket_handshake(connect_to(ioc, peer.port()), url, tls, std::move(handler));
       });
+    }
+  }
+}
+
+namespace {
+int record_server_name(SSL* ssl, int*, void* arg) {
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  *static_cast<std::string*>(arg) = name ? name : "<none>";
+  return SSL_TLSEXT_ERR_OK;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sni_carries_the_host_name_never_an_ip_address) {
+  temp_certs tc;
+  asio::io_context ioc;
+  asio::ssl::context server_ctx(asio::ssl::context::tls_server);
+  server_ctx.use_certificate_chain_file(tc.certs.server_cert_file);
+  server_ctx.use_private_key_file(tc.certs.server_key_file, asio::ssl::context::pem);
+  std::string seen;
+  SSL_CTX_set_tlsext_servername_callback(server_ctx.native_handle(), record_server_name);
+  SSL_CTX_set_tlsext_servername_arg(server_ctx.native_handle(), &seen);
+
+  struct sni_case {
+    std::string url, server_name, expected;
+  };
+  const sni_case cases[] = {
+      {"tls://localhost", "", "localhost"},
+      {"tls://127.0.0.1", "", "<none>"},
+      {"tls://127.0.0.1", "nats.example", "nats.example"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.url << " server_name=" << c.server_name) {
+      seen.clear();
+      tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+      const int port = acceptor.local_endpoint().port();
+      auto client = connect_to(ioc, port);
+      asio::ssl::stream<tcp::socket> server_side(acceptor.accept(), server_ctx);
+      std::optional<error_code> server_result;
+      server_side.async_handshake(asio::ssl::stream_base::server, [&](error_code e) { server_result = e; });
+
+      error_code ec;
+      auto url = server_url::parse(c.url + ":" + std::to_string(port), ec);
+      tls_options tls;
+      tls.ca_file = tc.certs.ca_file;
+      tls.server_name = c.server_name;
+      tls.insecure_skip_verify_dangerous = !c.server_name.empty();  // nats.example is not in the certificate
+      std::optional<error_code> client_result;
+      transport_ptr t;
+      detail::async_upgrade_tls(detail::make_tcp_transport(std::move(client)), url, tls, [&](error_code e, transport_ptr p) {
+        client_result = e;
+        t = std::move(p);
+      });
+      BOOST_REQUIRE(run_until(ioc, [&] { return client_result.has_value() && server_result.has_value(); }));
+      BOOST_TEST(!*client_result, client_result->message());
+      BOOST_TEST(!*server_result, server_result->message());
+      BOOST_TEST(seen == c.expected);
     }
   }
 }
