@@ -110,7 +110,10 @@ std::span<char> parser::prepare(std::size_t n) {
   }
   if (buf_.size() - end_ < n) {
     if (n > buf_.max_size() - end_) throw std::length_error("nats::protocol::parser::prepare");
-    const std::size_t want = end_ + n;
+    std::size_t want = end_ + n;
+    // A large message whose size is known: make room for all of it at once rather than doubling
+    // (and copying) repeatedly while it arrives. total_len is bounded by max_payload.
+    if (has_pending_) want = std::max(want, begin_ + pending_.body_off + pending_.total_len + 2);
     const std::size_t doubled = buf_.size() <= buf_.max_size() / 2 ? buf_.size() * 2 : want;
     buf_.resize(std::max(want, doubled));
   }

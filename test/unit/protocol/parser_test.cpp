@@ -425,6 +425,14 @@ BOOST_AUTO_TEST_CASE(big_message_in_small_reads) {
   BOOST_TEST_REQUIRE(r.ops.size() == 2u);
   BOOST_TEST(r.ops[0].payload == payload);
   BOOST_TEST((r.ops[1].kind == op_kind::ping));
+
+  // Once the size is known, one prepare() makes room for the whole message (no repeated doubling).
+  parser p;
+  p.feed("MSG big 1 " + std::to_string(payload.size()) + "\r\n");
+  boost::system::error_code ec;
+  BOOST_TEST(!p.next(ec).has_value());
+  BOOST_TEST(!ec);
+  BOOST_TEST(p.prepare(1000).size() >= payload.size() + 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
