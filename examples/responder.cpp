@@ -41,7 +41,14 @@ int main(int argc, char** argv) {
   int count = argc > 3 ? std::stoi(argv[3]) : 10;
   asio::io_context ioc;
   asio::co_spawn(ioc, respond(url, subject, count), [](std::exception_ptr e) {
-    if (e) try { std::rethrow_exception(e); } catch (const std::exception& ex) { std::cerr << "error: " << ex.what() << "\n"; }
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const boost::system::system_error& ex) {
+      std::cerr << "error: " << ex.code().message() << "\n";
+    } catch (const std::exception& ex) {
+      std::cerr << "error: " << ex.what() << "\n";
+    }
   });
   ioc.run();
 }
