@@ -1,0 +1,279 @@
+'use strict';
+// The one door to the native addon. Everything the Node-RED nodes need from the C++ cluster layer goes
+// through here, as Promises and events:
+//
+//   const cluster = createCluster(config)       // see normalizeConfig() for the fields
+//   await cluster.start()                        // resolves once the first connect attempt finished
+//   await cluster.publish(subject, payload, {mode: 'durable'|'ephemeral', ttl})
+//   const sub = cluster.subscribe({key, patterns, start, ack, maxInFlight}, onMessage)
+//   sub.ack(id); await sub.close({removeConsumer})
+//   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...]}]
+//   cluster.status()                             // synchronous snapshot
+//   cluster.on('status', s => ...); cluster.on('discovery', d => ...)
+//   await cluster.stop()
+//   await testConnection(config, timeoutMs)      // {ok, code, message, ...}
+//
+// The addon reports everything (operation results, deliveries, status) through one thread-safe
+// function per cluster, in batches; this file turns those batches into Promise settlements and events.
+
+const EventEmitter = require('events');
+const path = require('path');
+
+let native = null;
+let nativeError = null;
+
+function loadNative() {
+  if (native || nativeError) return native;
+  try {
+    native = require('node-gyp-build')(path.join(__dirname, '..'));
+  } catch (err) {
+    nativeError = err;
+  }
+  return native;
+}
+
+function nativeOrThrow() {
+  const n = loadNative();
+  if (!n) {
+    const err = new Error(
+      'the native part of @nats-cluster/node-red-cluster is not available for this platform ' +
+        `(${process.platform}-${process.arch}, Node-API): ${nativeError && nativeError.message}. ` +
+        'Build it from source with scripts/build.sh (see README).');
+    err.code = 'ADDON_NOT_LOADED';
+    throw err;
+  }
+  return n;
+}
+
+function makeError(e) {
+  if (e instanceof Error) return e;
+  const err = new Error((e && e.message) || 'unknown error');
+  err.code = (e && e.code) || 'UNKNOWN';
+  if (e && e.category) err.category = e.category;
+  return err;
+}
+
+/// Turns the config node's view of a cluster into what the addon expects. Throws (code
+/// INVALID_CONFIG) on values that can never work.
+function normalizeConfig(c) {
+  const fail = (m) => { const e = new Error(m); e.code = 'INVALID_CONFIG'; throw e; };
+  const instanceId = String(c.instanceId || '').trim();
+  if (!instanceId) fail('instance id is empty');
+  if (!/^[A-Za-z0-9_-]+$/.test(instanceId)) fail(`instance id "${instanceId}" may only contain letters, digits, - and _`);
+  const rootPath = String(c.rootPath || '/nodered-cluster').trim();
+  if (!/^\/?[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(rootPath)) fail(`root path "${rootPath}" is not a path like /nodered-cluster`);
+  const servers = parseServers(c.servers);
+  if (servers.length === 0) fail('no NATS server address');
+  const role = String(c.role || 'member').toLowerCase() === 'observer' ? 'observer' : 'member';
+  const auth = c.auth || {};
+  const tls = c.tls || {};
+  const str = (v) => (v == null ? '' : String(v));
+  return {
+    instanceId,
+    rootPath,
+    role,
+    servers,
+    natsAddress: Array.isArray(c.servers) ? c.servers.join(',') : String(c.servers || ''),
+    name: str(c.name || `node-red ${instanceId}`),
+    auth: {
+      user: str(auth.user), password: str(auth.password), token: str(auth.token),
+      nkeySeed: str(auth.nkeySeed).trim(), creds: str(auth.creds),
+    },
+    tls: {
+      enabled: !!tls.enabled, ca: str(tls.ca), cert: str(tls.cert), key: str(tls.key),
+      serverName: str(tls.serverName), verify: tls.verify !== false,
+    },
+    heartbeatMs: Number(c.heartbeatMs) > 0 ? Number(c.heartbeatMs) : 0,
+    staleMs: Number(c.staleMs) > 0 ? Number(c.staleMs) : 0,
+    outboxMessages: Number(c.outboxMessages) > 0 ? Number(c.outboxMessages) : 0,
+    outboxBytes: Number(c.outboxBytes) > 0 ? Number(c.outboxBytes) : 0,
+  };
+}
+
+/// "host:port, nats://a:4222 tls://b" → ["nats://host:port", "nats://a:4222", "tls://b"].
+function parseServers(s) {
+  const list = Array.isArray(s) ? s : String(s || '').split(/[\s,;]+/);
+  return list.map((x) => String(x).trim()).filter(Boolean)
+    .map((x) => (/^[a-z]+:\/\//i.test(x) ? x : `nats://${x}`));
+}
+
+// Errors that retrying will not fix: the node shows them until the configuration changes.
+const FATAL = new Set(['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED', 'BAD_SEED',
+  'BAD_CREDENTIALS', 'TLS_ERROR', 'TLS_REQUIRED', 'JETSTREAM_UNAVAILABLE', 'DUPLICATE_INSTANCE', 'INVALID_CONFIG',
+  'MAX_RECONNECTS']);
+
+/// Folds one status event of the addon ({kind, error, text, server, outboxMessages, outboxBytes,
+/// authError}) into the status snapshot the nodes display.
+function nextStatus(prev, e, config) {
+  let state = prev.state;
+  let error = prev.error;
+  switch (e.kind) {
+    case 'connecting': state = 'connecting'; break;
+    case 'connected': state = 'connected'; error = null; break;
+    case 'disconnected': state = 'disconnected'; error = e.error || null; break;
+    case 'reconnecting': state = 'reconnecting'; break;
+    case 'closed': state = 'closed'; break;
+    case 'error':
+      error = e.error ? Object.assign({ auth: !!e.authError }, e.error) : null;
+      if (error && (error.auth || FATAL.has(error.code))) state = 'failed';
+      break;
+    default: break; // 'outbox': counters only
+  }
+  const limit = (config && config.outboxMessages) || 10000;
+  const outboxMessages = Number(e.outboxMessages) || 0;
+  return {
+    state,
+    connected: state === 'connected',
+    server: e.server || prev.server || '',
+    outboxMessages,
+    outboxBytes: Number(e.outboxBytes) || 0,
+    outboxFull: outboxMessages >= limit,
+    error,
+    since: state === prev.state ? prev.since : Date.now(),
+  };
+}
+
+class Subscription {
+  constructor(cluster, id) {
+    this._cluster = cluster;
+    this.id = id;
+    this.closed = false;
+  }
+  ack(deliveryId) {
+    if (this.closed || this._cluster._stopped) return;
+    this._cluster._native.ack(this.id, deliveryId);
+  }
+  close(opts = {}) {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this._cluster._subs.delete(this.id);
+    if (this._cluster._stopped) return Promise.resolve(); // stopping the cluster ended it already
+    return this._cluster._call((rid) => this._cluster._native.unsubscribe(rid, this.id, !!opts.removeConsumer));
+  }
+}
+
+class Cluster extends EventEmitter {
+  constructor(config) {
+    super();
+    const n = nativeOrThrow();
+    this.config = normalizeConfig(config);
+    this._pending = new Map();
+    this._nextId = 1;
+    this._subs = new Map();
+    this._status = { state: 'idle', connected: false, outboxMessages: 0, outboxBytes: 0, error: null };
+    this._stopped = false;
+    this._native = new n.Cluster(this.config, (batch) => this._onBatch(batch));
+  }
+
+  _call(fn) {
+    if (this._stopped && this._stopPromise) {
+      const e = new Error('cluster stopped'); e.code = 'STOPPED';
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      const id = this._nextId++;
+      this._pending.set(id, { resolve, reject });
+      try {
+        fn(id);
+      } catch (err) {
+        this._pending.delete(id);
+        reject(makeError(err));
+      }
+    });
+  }
+
+  _onBatch(batch) {
+    for (const ev of batch) {
+      switch (ev.t) {
+        case 'r': { // result of a call
+          const p = this._pending.get(ev.id);
+          if (!p) break;
+          this._pending.delete(ev.id);
+          if (ev.error) p.reject(makeError(ev.error)); else p.resolve(ev.value);
+          break;
+        }
+        case 'm': { // deliveries for one subscription
+          const s = this._subs.get(ev.sub);
+          if (!s) break;
+          for (const d of ev.items) {
+            try { s.onMessage(d); } catch (err) { this.emit('error', err); }
+          }
+          break;
+        }
+        case 's':
+          this._status = nextStatus(this._status, ev.value, this.config);
+          this.emit('status', this.status());
+          break;
+        case 'd':
+          this.emit('discovery', ev.value);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  start() { return this._call((id) => this._native.start(id)); }
+
+  /// payload: Buffer or string (sent as is). mode: 'durable' | 'ephemeral'; ttl in seconds.
+  publish(subject, payload, opts = {}) {
+    const mode = String(opts.mode || 'durable').toLowerCase() === 'ephemeral' ? 'ephemeral' : 'durable';
+    const ttl = Number(opts.ttl) > 0 ? Number(opts.ttl) : 0;
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload == null ? '' : payload));
+    return this._call((id) => this._native.publish(id, String(subject), body, mode, ttl));
+  }
+
+  /// opts: {key, patterns: [..], start: 'new'|'all'|'last', ack: 'auto'|'none', maxInFlight}.
+  /// onMessage(delivery) with {id, subject, relativeSubject, sourceInstance, payload: Buffer, headers,
+  /// streamSequence, redelivered}.
+  subscribe(opts, onMessage) {
+    const sid = this._native.subscribe({
+      key: String(opts.key || ''),
+      patterns: (opts.patterns || []).map(String),
+      start: opts.start || 'new',
+      ack: opts.ack || 'auto',
+      maxInFlight: Number(opts.maxInFlight) > 0 ? Number(opts.maxInFlight) : 0,
+    });
+    const sub = new Subscription(this, sid);
+    this._subs.set(sid, { sub, onMessage });
+    return sub;
+  }
+
+  discover() { return this._call((id) => this._native.discover(id)); }
+
+  status() { return Object.assign({}, this._status); }
+
+  stop() {
+    if (this._stopped) return this._stopPromise;
+    this._stopped = true;
+    this._subs.clear();
+    this._stopPromise = this._call((id) => this._native.stop(id)).finally(() => {
+      for (const p of this._pending.values()) {
+        const e = new Error('cluster stopped'); e.code = 'STOPPED'; p.reject(e);
+      }
+      this._pending.clear();
+    });
+    return this._stopPromise;
+  }
+}
+
+function createCluster(config) { return new Cluster(config); }
+
+/// Connects once with the given settings and reports what happened, without secrets:
+/// {ok, code: 'ok'|'unreachable'|'auth_failed'|'tls'|'jetstream_disabled'|'invalid_config'|'error',
+///  message, server, serverVersion, jetstream}.
+function testConnection(config, timeoutMs = 5000) {
+  let cfg;
+  try {
+    cfg = normalizeConfig(Object.assign({ instanceId: 'connection-test' }, config));
+  } catch (err) {
+    return Promise.resolve({ ok: false, code: 'invalid_config', message: err.message });
+  }
+  let n;
+  try { n = nativeOrThrow(); } catch (err) { return Promise.resolve({ ok: false, code: 'error', message: err.message }); }
+  return new Promise((resolve) => {
+    n.testConnection(cfg, Math.max(100, Number(timeoutMs) || 5000), (result) => resolve(result));
+  });
+}
+
+module.exports = { createCluster, testConnection, normalizeConfig, parseServers, nextStatus, loadNative, Cluster };

@@ -1,0 +1,297 @@
+#include "cluster_wrap.hpp"
+
+#include "convert.hpp"
+#include "runtime.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace addon {
+
+namespace asio = boost::asio;
+namespace cl = nats::cluster;
+using boost::system::error_code;
+
+namespace {
+
+std::uint64_t call_id(const Napi::CallbackInfo& info, std::size_t i = 0) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw make_error(info.Env(), "INVALID_ARGUMENT", "call id expected");
+  return static_cast<std::uint64_t>(info[i].As<Napi::Number>().DoubleValue());
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, std::size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString()) throw make_error(info.Env(), "INVALID_ARGUMENT", std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+void post(std::function<void()> f) { asio::post(runtime::instance().executor(), std::move(f)); }
+
+result_event result(std::uint64_t id, error_code ec = {}, std::string detail = {}) {
+  result_event r;
+  r.call = id;
+  r.ec = ec;
+  r.detail = std::move(detail);
+  return r;
+}
+
+}  // namespace
+
+Napi::Function cluster_wrap::define(Napi::Env env) {
+  return DefineClass(env, "Cluster",
+                     {
+                         InstanceMethod<&cluster_wrap::start>("start"),
+                         InstanceMethod<&cluster_wrap::publish>("publish"),
+                         InstanceMethod<&cluster_wrap::subscribe>("subscribe"),
+                         InstanceMethod<&cluster_wrap::ack>("ack"),
+                         InstanceMethod<&cluster_wrap::unsubscribe>("unsubscribe"),
+                         InstanceMethod<&cluster_wrap::discover>("discover"),
+                         InstanceMethod<&cluster_wrap::stop>("stop"),
+                     });
+}
+
+// new Cluster(config, onBatch)
+cluster_wrap::cluster_wrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<cluster_wrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    throw make_error(env, "INVALID_ARGUMENT", "new Cluster(config, onEvents)");
+  }
+  cl::config cfg = config_from_js(info[0].As<Napi::Object>());
+  std::string bad_field;
+  if (error_code ec = cl::validate(cfg, bad_field)) {
+    throw make_error(env, error_code_name(ec), ec.message() + (bad_field.empty() ? "" : " (" + bad_field + ")"));
+  }
+  state_ = std::make_shared<cluster_state>();
+  state_->queue->open(env, info[1].As<Napi::Function>());
+
+  // The node is created, used and destroyed on the io thread.
+  auto s = state_;
+  std::weak_ptr<cluster_state> weak = s;
+  s->shutdown_hook = runtime::instance().on_shutdown([weak] {
+    if (auto st = weak.lock()) st->node.reset();  // process going away without stop(): abort
+  });
+  post([s, cfg = std::move(cfg)]() mutable {
+    try {
+      s->node = std::make_unique<cl::node>(runtime::instance().executor(), std::move(cfg));
+      auto q = s->queue;
+      s->node->set_status_handler([q](const cl::status_event& e) { q->push(status_js_event{e}); });
+      s->node->set_discovery_handler([q](const cl::discovery_event& e) { q->push(discovery_js_event{e}); });
+    } catch (const std::exception& e) {
+      cl::status_event st;
+      st.kind = cl::status_kind::error;
+      st.ec = cl::make_error_code(cl::error::invalid_config);
+      st.text = e.what();
+      s->queue->push(status_js_event{st});
+    }
+  });
+}
+
+cluster_wrap::~cluster_wrap() {
+  // Collected without stop(): abort the node on the io thread, release the queue.
+  if (!state_) return;
+  runtime::instance().forget(state_->shutdown_hook);
+  if (!stop_requested_) {
+    auto s = state_;
+    post([s] { s->node.reset(); });
+    s->queue->close_after_drain();
+  }
+}
+
+// start(callId)
+Napi::Value cluster_wrap::start(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  auto s = state_;
+  post([s, id] {
+    if (!s->node) return s->queue->push(result(id, cl::make_error_code(cl::error::not_started)));
+    try {
+      s->node->async_start([s, id](error_code ec) { s->queue->push(result(id, ec)); });
+    } catch (const std::exception& e) {
+      s->queue->push(result(id, cl::make_error_code(cl::error::invalid_config), e.what()));
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// publish(callId, subject, payloadBuffer, mode, ttlSeconds)
+Napi::Value cluster_wrap::publish(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  std::string subject = string_arg(info, 1, "subject");
+  if (info.Length() < 3 || !info[2].IsBuffer()) throw make_error(info.Env(), "INVALID_ARGUMENT", "payload must be a Buffer");
+  auto buf = info[2].As<Napi::Buffer<char>>();
+  std::string payload(buf.Data(), buf.Length());
+  cl::publish_options opts;
+  if (info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "ephemeral") {
+    opts.mode = cl::delivery_mode::ephemeral;
+  }
+  if (info.Length() > 4 && info[4].IsNumber()) {
+    double ttl = info[4].As<Napi::Number>().DoubleValue();
+    if (ttl > 0) opts.ttl = std::chrono::milliseconds(static_cast<long long>(ttl * 1000.0));
+  }
+  auto s = state_;
+  post([s, id, subject = std::move(subject), payload = std::move(payload), opts = std::move(opts)] {
+    if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
+    try {
+      s->node->async_publish(subject, payload, opts, [s, id](error_code ec) { s->queue->push(result(id, ec)); });
+    } catch (const std::exception& e) {
+      s->queue->push(result(id, cl::make_error_code(cl::error::invalid_subject), e.what()));
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// subscribe(callId, {key, patterns: [...], start, ack, maxInFlight}) -> subscription id (sync); the call
+// id settles when the subscription is registered (or failed).
+Napi::Value cluster_wrap::subscribe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto id = call_id(info);
+  if (info.Length() < 2 || !info[1].IsObject()) throw make_error(env, "INVALID_ARGUMENT", "subscribe options expected");
+  auto o = info[1].As<Napi::Object>();
+  cl::subscribe_options opts;
+  if (o.Get("key").IsString()) opts.key = o.Get("key").As<Napi::String>().Utf8Value();
+  Napi::Value pv = o.Get("patterns");
+  if (pv.IsArray()) {
+    auto a = pv.As<Napi::Array>();
+    for (std::uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) continue;
+      if (!opts.patterns.empty()) opts.patterns += ",";
+      opts.patterns += a.Get(i).As<Napi::String>().Utf8Value();
+    }
+  } else if (pv.IsString()) {
+    opts.patterns = pv.As<Napi::String>().Utf8Value();
+  }
+  std::string start = o.Get("start").IsString() ? o.Get("start").As<Napi::String>().Utf8Value() : "new";
+  opts.start = start == "all" ? cl::start_position::all
+             : start == "last" ? cl::start_position::last_per_subject
+                               : cl::start_position::new_only;
+  std::string ack = o.Get("ack").IsString() ? o.Get("ack").As<Napi::String>().Utf8Value() : "auto";
+  // "auto": JS acks once the message was handed to the flow (manual here); "none": acked on arrival.
+  opts.ack = ack == "none" ? cl::ack_mode::on_delivery : cl::ack_mode::manual;
+  if (o.Get("maxInFlight").IsNumber()) {
+    double m = o.Get("maxInFlight").As<Napi::Number>().DoubleValue();
+    if (m > 0) opts.max_in_flight = static_cast<std::size_t>(m);
+  }
+
+  const std::uint64_t sub = next_sub_++;
+  auto s = state_;
+  post([s, id, sub, opts = std::move(opts)] {
+    if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
+    auto q = s->queue;
+    error_code ec;
+    std::uint64_t cid = 0;
+    try {
+      cid = s->node->subscribe(opts, [q, sub](cl::delivery&& d) { q->push(delivery_event{sub, std::move(d)}); }, ec);
+    } catch (const std::exception& e) {
+      return s->queue->push(result(id, cl::make_error_code(cl::error::invalid_pattern), e.what()));
+    }
+    if (!ec) s->subs[sub] = cid;
+    auto r = result(id, ec);
+    if (!ec) r.number = static_cast<double>(sub);
+    s->queue->push(std::move(r));
+  });
+  return Napi::Number::New(env, static_cast<double>(sub));
+}
+
+// ack(subscriptionId, deliveryId)
+Napi::Value cluster_wrap::ack(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[1].IsNumber()) throw make_error(info.Env(), "INVALID_ARGUMENT", "ack(subscription, delivery)");
+  const auto delivery = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  auto s = state_;
+  post([s, delivery] {
+    if (s->node) (void)s->node->ack(delivery);  // unknown ids (already gone) are harmless here
+  });
+  return info.Env().Undefined();
+}
+
+// unsubscribe(callId, subscriptionId, removeConsumer)
+Napi::Value cluster_wrap::unsubscribe(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  if (info.Length() < 2 || !info[1].IsNumber()) throw make_error(info.Env(), "INVALID_ARGUMENT", "subscription id expected");
+  const auto sub = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  const bool remove = info.Length() > 2 && info[2].ToBoolean().Value();
+  auto s = state_;
+  post([s, id, sub, remove] {
+    auto it = s->subs.find(sub);
+    if (!s->node || it == s->subs.end()) return s->queue->push(result(id));  // already gone
+    const auto cid = it->second;
+    s->subs.erase(it);
+    s->node->async_unsubscribe(cid, remove, [s, id](error_code ec) { s->queue->push(result(id, ec)); });
+  });
+  return info.Env().Undefined();
+}
+
+// discover(callId)
+Napi::Value cluster_wrap::discover(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  auto s = state_;
+  post([s, id] {
+    if (!s->node) return s->queue->push(result(id, cl::make_error_code(cl::error::not_started)));
+    s->node->async_discover([s, id](error_code ec, std::vector<cl::instance_info> list) {
+      auto r = result(id, ec);
+      if (!ec) r.instances = std::move(list);
+      s->queue->push(std::move(r));
+    });
+  });
+  return info.Env().Undefined();
+}
+
+// stop(callId[, timeoutMs]): clean stop, then the queue delivers the result and closes.
+Napi::Value cluster_wrap::stop(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  auto timeout = std::chrono::milliseconds(5000);
+  if (info.Length() > 1 && info[1].IsNumber() && info[1].As<Napi::Number>().DoubleValue() > 0) {
+    timeout = std::chrono::milliseconds(static_cast<long long>(info[1].As<Napi::Number>().DoubleValue()));
+  }
+  stop_requested_ = true;
+  auto s = state_;
+  runtime::instance().forget(s->shutdown_hook);
+  auto finish = [s, id](error_code ec) {
+    s->queue->push(result(id, ec));
+    s->queue->close_after_drain();
+    // Destroy the node outside its own completion handler.
+    post([s] {
+      s->subs.clear();
+      s->node.reset();
+    });
+  };
+  post([s, timeout, finish] {
+    if (!s->node || s->stopping) return finish({});
+    s->stopping = true;
+    s->node->async_stop(timeout, finish);
+  });
+  return info.Env().Undefined();
+}
+
+// testConnection(config, timeoutMs, callback)
+Napi::Value test_connection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsFunction()) {
+    throw make_error(env, "INVALID_ARGUMENT", "testConnection(config, timeoutMs, callback)");
+  }
+  cl::config cfg = config_from_js(info[0].As<Napi::Object>());
+  auto timeout = std::chrono::milliseconds(static_cast<long long>(info[1].As<Napi::Number>().DoubleValue()));
+  auto tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "nats-cluster test", 0, 1);
+  post([cfg = std::move(cfg), timeout, tsfn]() mutable {
+    auto deliver = [tsfn](cl::test_result r) mutable {
+      tsfn.NonBlockingCall([r = std::move(r)](Napi::Env env, Napi::Function cb) {
+        if (env == nullptr) return;
+        try {
+          cb.Call({to_js(env, r)});
+        } catch (...) {
+        }
+      });
+      tsfn.Release();
+    };
+    try {
+      cl::node::async_test_connection(runtime::instance().executor(), cfg, timeout, deliver);
+    } catch (const std::exception& e) {
+      cl::test_result r;
+      r.ec = cl::make_error_code(cl::error::invalid_config);
+      r.error_text = e.what();
+      deliver(std::move(r));
+    }
+  });
+  return env.Undefined();
+}
+
+}  // namespace addon

@@ -1,0 +1,50 @@
+// JS class `Cluster` (lib/backend.js wraps it): one nats::cluster::node living on the shared io thread.
+// Every method copies its arguments, posts the work to the io thread and returns at once; results come
+// back through the node's event_queue, tagged with the call id JS passed in.
+#pragma once
+
+#include "event_queue.hpp"
+
+#include <nats/cluster/cluster.hpp>
+
+#include <napi.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+namespace addon {
+
+/// State shared by the JS object and the io thread. `node` and `subs` are touched on the io thread only.
+struct cluster_state {
+  std::unique_ptr<nats::cluster::node> node;
+  std::shared_ptr<event_queue> queue = std::make_shared<event_queue>();
+  std::map<std::uint64_t, std::uint64_t> subs;  // addon subscription id -> cluster subscription id
+  std::uint64_t shutdown_hook = 0;
+  bool stopping = false;
+};
+
+class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit cluster_wrap(const Napi::CallbackInfo& info);
+  ~cluster_wrap() override;
+
+ private:
+  Napi::Value start(const Napi::CallbackInfo& info);
+  Napi::Value publish(const Napi::CallbackInfo& info);
+  Napi::Value subscribe(const Napi::CallbackInfo& info);
+  Napi::Value ack(const Napi::CallbackInfo& info);
+  Napi::Value unsubscribe(const Napi::CallbackInfo& info);
+  Napi::Value discover(const Napi::CallbackInfo& info);
+  Napi::Value stop(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<cluster_state> state_;
+  std::uint64_t next_sub_ = 1;
+  bool stop_requested_ = false;
+};
+
+/// testConnection(config, timeoutMs, callback(result)).
+Napi::Value test_connection(const Napi::CallbackInfo& info);
+
+}  // namespace addon

@@ -1,0 +1,75 @@
+'use strict';
+// Unit tests of the pure helpers (no Node-RED, no NATS).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const c = require('../lib/common');
+const { normalizeConfig, parseServers } = require('../lib/backend');
+
+test('payloads are sent as JSON like the original plugin, Buffers raw', () => {
+  assert.equal(c.encodePayload({ celsius: 21.5 }).toString(), '{"celsius":21.5}');
+  assert.equal(c.encodePayload('open').toString(), '"open"');
+  assert.equal(c.encodePayload(42).toString(), '42');
+  assert.equal(c.encodePayload(undefined).toString(), 'null');
+  const raw = Buffer.from([0xff, 0x00, 0x10]);
+  assert.equal(c.encodePayload(raw), raw);
+});
+
+test('unserialisable payloads give a clear error with a code', () => {
+  const circular = { a: 1 };
+  circular.self = circular;
+  assert.throws(() => c.encodePayload(circular), (e) => e.code === 'INVALID_PAYLOAD' && /circular/i.test(e.message));
+  assert.throws(() => c.encodePayload({ n: 10n }), (e) => e.code === 'INVALID_PAYLOAD' && /BigInt/i.test(e.message));
+});
+
+test('received bodies become JSON values, text, or a Buffer', () => {
+  assert.deepEqual(c.decodePayload(Buffer.from('{"celsius":21.5}')), { celsius: 21.5 });
+  assert.equal(c.decodePayload(Buffer.from('"open"')), 'open');
+  assert.equal(c.decodePayload(Buffer.from('plain text')), 'plain text');
+  assert.equal(c.decodePayload(Buffer.from('')), '');
+  const bin = Buffer.from([0xff, 0xfe, 0x00]);
+  assert.ok(Buffer.isBuffer(c.decodePayload(bin)));
+  assert.deepEqual(c.decodePayload(bin), bin);
+});
+
+test('publish subjects: tokens, no wildcards, no blanks', () => {
+  assert.equal(c.checkPublishSubject('sensors.temperature'), null);
+  assert.match(c.checkPublishSubject(''), /empty/);
+  assert.match(c.checkPublishSubject('a..b'), /empty token/);
+  assert.match(c.checkPublishSubject('.a'), /empty token/);
+  assert.match(c.checkPublishSubject('a b'), /whitespace/);
+  assert.match(c.checkPublishSubject('a.*'), /wildcard/);
+  assert.match(c.checkPublishSubject('a.>'), /wildcard/);
+});
+
+test('subscribe patterns: comma lists with whole-token wildcards', () => {
+  assert.deepEqual(c.splitPatterns('*.sensors.temperature, field-a.commands.>'), ['*.sensors.temperature', 'field-a.commands.>']);
+  assert.deepEqual(c.splitPatterns(' , '), []);
+  assert.equal(c.checkPattern('*.sensors.>'), null);
+  assert.match(c.checkPattern('a.>.b'), /last token/);
+  assert.match(c.checkPattern('a.b*'), /whole tokens/);
+  assert.match(c.checkPattern('a..b'), /empty token/);
+});
+
+test('status words', () => {
+  assert.deepEqual(c.statusFor({ state: 'connected', outboxMessages: 0 }), { fill: 'green', shape: 'dot', text: 'connected' });
+  assert.equal(c.statusFor({ state: 'connected', outboxMessages: 3 }).shape, 'ring');
+  assert.match(c.statusFor({ state: 'reconnecting', outboxMessages: 1 }).text, /unreachable.*1 message waiting/);
+  assert.match(c.statusFor({ state: 'failed', error: { code: 'AUTHORIZATION_VIOLATION' } }).text, /login refused/);
+  assert.equal(c.statusFor({ state: 'connected' }, { observerPublish: true }).fill, 'grey');
+});
+
+test('config normalisation', () => {
+  assert.deepEqual(parseServers('localhost:4222, tls://b:4443 nats://c'), ['nats://localhost:4222', 'tls://b:4443', 'nats://c']);
+  const cfg = normalizeConfig({ instanceId: 'field-a', servers: 'localhost:4222', role: 'Observer' });
+  assert.equal(cfg.role, 'observer');
+  assert.equal(cfg.rootPath, '/nodered-cluster');
+  assert.equal(cfg.natsAddress, 'localhost:4222');
+  assert.throws(() => normalizeConfig({ instanceId: 'a.b', servers: 'x' }), (e) => e.code === 'INVALID_CONFIG');
+  assert.throws(() => normalizeConfig({ instanceId: 'a', servers: '' }), (e) => e.code === 'INVALID_CONFIG');
+  assert.throws(() => normalizeConfig({ instanceId: 'a', servers: 'x', rootPath: 'bad path' }), (e) => e.code === 'INVALID_CONFIG');
+});
+
+test('suggestions from discovery', () => {
+  const s = c.suggestionsFrom([{ instanceId: 'a', endpoints: [{ subject: 'sensors.t' }] }]);
+  assert.deepEqual(s, ['*.sensors.t', 'a.>', 'a.sensors.t']);
+});

@@ -1,0 +1,183 @@
+'use strict';
+// The three nodes in a real Node-RED runtime (node-red-node-test-helper) against a real nats-server.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const helper = require('node-red-node-test-helper');
+const configNode = require('../nodes/cluster-config.js');
+const publishNode = require('../nodes/cluster-publish.js');
+const subscribeNode = require('../nodes/cluster-subscribe.js');
+const { startServer } = require('./support/nats-server');
+const F = require('./support/flows');
+const { collect, until, callsOf, statusOf, waitStatus } = require('./support/util');
+
+helper.init(require.resolve('node-red'));
+const NODES = [configNode, publishNode, subscribeNode];
+
+let server;
+test.before(async () => {
+  server = await startServer({ user: 'nodered', password: 'your_password_here' });
+  await new Promise((r) => helper.startServer(r));
+});
+test.after(async () => {
+  await new Promise((r) => helper.stopServer(r));
+  if (server) { await server.stop(); server.cleanup(); }
+});
+test.afterEach(async () => { await helper.unload(); });
+
+const connected = (s) => s.fill === 'green';
+
+test('a flow in the original plugin format loads and exchanges messages', async () => {
+  const flow = F.originalFlow(server.address);
+  flow.push(F.sink('out'));
+  flow.find((n) => n.id === 'sub0000000000001').wires = [['out']];
+  await helper.load(NODES, flow);
+  const pubD = helper.getNode('pub0000000000001');
+  const pubE = helper.getNode('pub0000000000002');
+  const sub = helper.getNode('sub0000000000001');
+  const out = helper.getNode('out');
+  await waitStatus(sub, connected);
+  await waitStatus(pubD, connected);
+  const got = collect(out, 2);
+  pubD.receive({ payload: { celsius: 21.5 } });
+  pubE.receive({ payload: 'open' });
+  const msgs = await got;
+  const byTopic = Object.fromEntries(msgs.map((m) => [m.topic, m]));
+  assert.deepEqual(byTopic['nodered-cluster.field-a.sensors.temperature'].payload, { celsius: 21.5 });
+  assert.equal(byTopic['nodered-cluster.field-a.commands.opengate'].payload, 'open');
+  const t = byTopic['nodered-cluster.field-a.sensors.temperature'].cluster;
+  assert.equal(t.sourceInstance, 'field-a');
+  assert.equal(t.relativeSubject, 'field-a.sensors.temperature');
+  assert.ok(t.streamSequence > 0, 'durable messages carry their stream sequence');
+});
+
+test('legacy plain-text natsUser/natsPass move to the credential store', async () => {
+  const flow = F.originalFlow(server.address);
+  await helper.load(NODES, flow);
+  const cfg = helper.getNode('c0nf000000000001');
+  const creds = helper._redNodes.getCredentials('c0nf000000000001');
+  assert.equal(creds.natsUser, 'nodered');
+  assert.equal(creds.natsPass, 'your_password_here');
+  assert.ok(callsOf(cfg, 'warn').some((a) => /legacy-credentials|credential store/.test(String(a[0]))));
+});
+
+test('credentials from the credential store, subject from msg.topic, done() when stored', async () => {
+  const flow = [F.tab, F.config('cfg', 'node-b', server.address),
+    F.publisher('pub', 'cfg', ''), F.subscriber('sub', 'cfg', 'node-b.dyn.>', ['out']), F.sink('out')];
+  await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
+  const pub = helper.getNode('pub');
+  await waitStatus(helper.getNode('sub'), connected);
+  const got = collect(helper.getNode('out'), 2);
+  pub.receive({ topic: 'dyn.one', payload: 1 });
+  pub.receive({ subject: 'dyn.two', payload: [2] });
+  const msgs = await got;
+  assert.deepEqual(msgs.map((m) => m.topic).sort(), ['nodered-cluster.node-b.dyn.one', 'nodered-cluster.node-b.dyn.two']);
+  assert.deepEqual(msgs.find((m) => m.topic.endsWith('two')).payload, [2]);
+});
+
+test('bad input gives a clear error on the node, never a crash', async () => {
+  const flow = [F.tab, F.config('cfg', 'node-c', server.address), F.publisher('pub', 'cfg', ''),
+    F.publisher('pub2', 'cfg', 'ok.subject')];
+  await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
+  const pub = helper.getNode('pub');
+  const pub2 = helper.getNode('pub2');
+  await waitStatus(pub, connected);
+  const circular = { a: 1 };
+  circular.self = circular;
+  pub.receive({ payload: 1 });                     // no subject anywhere
+  pub.receive({ topic: 'bad..subject', payload: 1 });
+  pub.receive({ topic: 'wild.*', payload: 1 });
+  pub2.receive({ payload: circular });
+  pub2.receive({ payload: 5n });
+  const errors = await until(() => {
+    const e = callsOf(pub, 'error').concat(callsOf(pub2, 'error'));
+    return e.length >= 5 ? e : null;
+  }, 5000, 'five errors');
+  const texts = errors.map((a) => String(a[0] && a[0].message ? a[0].message : a[0]));
+  assert.ok(texts.some((t) => /subject is empty|cluster-publish.error.subject/.test(t)), texts.join('\n'));
+  assert.ok(texts.some((t) => /circular/i.test(t)), texts.join('\n'));
+  assert.ok(texts.some((t) => /BigInt/i.test(t)), texts.join('\n'));
+  // the message travels with the error, so a Catch node gets it
+  assert.ok(errors.every((a) => a[1] && typeof a[1] === 'object'));
+});
+
+test('wrong password and unreachable server show on the status, Node-RED keeps running', async () => {
+  const flow = [F.tab, F.config('bad', 'node-d', server.address), F.publisher('pub', 'bad', 'x'),
+    F.config('gone', 'node-e', '127.0.0.1:1'), F.publisher('pub2', 'gone', 'x')];
+  await helper.load(NODES, flow, { bad: { natsUser: 'nodered', natsPass: 'wrong' } });
+  const s = await waitStatus(helper.getNode('pub'), (st) => st.fill === 'red', 15000);
+  assert.match(s.text, /login refused|unreachable|stopped/);
+  const s2 = await waitStatus(helper.getNode('pub2'), (st) => st.fill === 'red', 15000);
+  assert.match(s2.text, /unreachable|stopped/);
+});
+
+test('observer: publish nodes are grey and discard with a warning', async () => {
+  const flow = [F.tab, F.config('obs', 'watcher', server.address, { role: 'Observer' }),
+    F.publisher('pub', 'obs', 'x.y'), F.subscriber('sub', 'obs', '*.x.>', ['out']), F.sink('out')];
+  await helper.load(NODES, flow, { obs: { natsUser: 'nodered', natsPass: 'your_password_here' } });
+  const pub = helper.getNode('pub');
+  await waitStatus(pub, (st) => st.fill === 'grey');
+  pub.receive({ payload: 1 });
+  await until(() => callsOf(pub, 'warn').length > 0, 3000, 'observer warning');
+  assert.equal(callsOf(pub, 'error').length, 0);
+});
+
+test('admin endpoints: status, members, discovery, test connection; no secrets', async () => {
+  const flow = [F.tab, F.config('cfg', 'node-f', server.address), F.publisher('pub', 'cfg', 'metrics.cpu'),
+    F.subscriber('sub', 'cfg', '*.metrics.>', ['out']), F.sink('out')];
+  await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
+  await waitStatus(helper.getNode('sub'), connected);
+  const got = collect(helper.getNode('out'), 1);
+  helper.getNode('pub').receive({ payload: 0.5 });
+  await got;
+
+  const st = await helper.request().get('/cluster/status/cfg').expect(200);
+  assert.equal(st.body.instanceId, 'node-f');
+  assert.equal(st.body.connected, true);
+  await helper.request().get('/cluster/status/nope').expect(404);
+
+  const members = await helper.request().get('/cluster/members/cfg').expect(200);
+  assert.ok(members.body.some((m) => m.instanceId === 'node-f' && m.self));
+
+  const disc = await until(async () => {
+    const r = await helper.request().get('/cluster/discovery/cfg');
+    return r.body.subjects && r.body.subjects.includes('node-f.metrics.cpu') ? r : null;
+  }, 10000, 'endpoint in discovery');
+  assert.ok(disc.body.subjects.includes('*.metrics.cpu'));
+
+  const ok = await helper.request().post('/cluster/testconnection')
+    .send({ id: 'cfg', natsAddress: server.address, credentials: { natsUser: 'nodered', natsPass: '__PWRD__' } }).expect(200);
+  assert.equal(ok.body.code, 'ok', JSON.stringify(ok.body));
+  const bad = await helper.request().post('/cluster/testconnection')
+    .send({ natsAddress: server.address, credentials: { natsUser: 'nodered', natsPass: 'nope' } }).expect(200);
+  assert.equal(bad.body.code, 'auth_failed', JSON.stringify(bad.body));
+  const gone = await helper.request().post('/cluster/testconnection')
+    .send({ natsAddress: '127.0.0.1:1', timeout: 1500 }).expect(200);
+  assert.equal(gone.body.code, 'unreachable', JSON.stringify(gone.body));
+
+  for (const r of [st, members, disc, ok, bad, gone]) {
+    assert.ok(!JSON.stringify(r.body).includes('your_password_here'), 'no secret in admin responses');
+  }
+});
+
+test('durable messages published while a subscriber was away are delivered in order when it returns', async () => {
+  const N = 300;
+  const flowAB = [F.tab, F.config('ca', 'pub-a', server.address), F.publisher('pub', 'ca', 'orders.new'),
+    F.config('cb', 'sub-b', server.address), F.subscriber('sub', 'cb', 'pub-a.orders.>', ['out']), F.sink('out')];
+  const creds = { ca: { natsUser: 'nodered', natsPass: 'your_password_here' }, cb: { natsUser: 'nodered', natsPass: 'your_password_here' } };
+  await helper.load(NODES, flowAB, creds);
+  await waitStatus(helper.getNode('sub'), connected);
+  // Only the publisher side stays: the subscriber instance is "offline".
+  await helper.setFlows(flowAB.filter((n) => !['cb', 'sub', 'out'].includes(n.id)), 'full', creds);
+  const pub = helper.getNode('pub');
+  await waitStatus(pub, connected);
+  let completed = 0;
+  for (let i = 0; i < N; i++) pub.receive({ payload: { i }, _msgid: `m${i}` });
+  await until(() => pub.inFlight === 0, 20000, 'publishes acknowledged');
+  completed = N;
+  // The subscriber instance comes back (same node ids: same durable consumer).
+  await helper.setFlows(flowAB, 'full', creds);
+  const sub = helper.getNode('sub');
+  const sent = await until(() => { const c = callsOf(sub, 'send'); return c.length >= N ? c : null; }, 20000, 'replayed messages');
+  assert.deepEqual(sent.map((a) => a[0].payload.i), Array.from({ length: N }, (_, i) => i));
+  assert.equal(completed, N);
+});
