@@ -29,8 +29,8 @@ std::string compare(const char* how, const run_result& whole, const run_result& 
   if (!other.sticky_error) os << how << ": error was not sticky\n";
   if (!other.bounded) os << how << ": parser buffered more than one operation needs\n";
   if (!(whole == other)) {
-    os << how << " differs from whole feed\n  whole: " << nats::test::describe(whole)
-       << "\n  " << how << ": " << nats::test::describe(other) << "\n";
+    os << how << " differs from whole feed\n  whole: " << nats::test::describe(whole) << "\n  " << how << ": "
+       << nats::test::describe(other) << "\n";
   }
   return os.str();
 }
@@ -44,8 +44,8 @@ std::string check_parser(std::string_view data, protocol::parser_limits limits) 
   if (!data.empty()) problems += compare("split", whole, nats::test::run_split(data, 1 + h % data.size(), limits));
   nats::test::rng rnd(h);
   const std::size_t max_chunk = 1 + (h >> 32) % 64;
-  problems += compare("random chunks", whole,
-                      nats::test::run_chunked(data, limits, [&] { return 1 + rnd.below(max_chunk); }));
+  problems +=
+      compare("random chunks", whole, nats::test::run_chunked(data, limits, [&] { return 1 + rnd.below(max_chunk); }));
   if (!problems.empty()) return problems;
 
   // Decoders downstream of the parser, on what it produced.

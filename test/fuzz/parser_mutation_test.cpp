@@ -31,13 +31,16 @@ std::vector<std::string> load_seeds() {
   // A few built in, so the test is meaningful even without the corpus directory.
   seeds.push_back("MSG a.b 1 5\r\nhello\r\nPING\r\n");
   seeds.push_back("HMSG a 2 r 16 20\r\nNATS/1.0 503\r\n\r\nbody\r\n+OK\r\n");
-  seeds.push_back("INFO {\"server_id\":\"x\",\"max_payload\":1048576,\"connect_urls\":[\"a:1\"]}\r\n-ERR 'x'\r\nPONG\r\n");
+  seeds.push_back(
+      "INFO {\"server_id\":\"x\",\"max_payload\":1048576,\"connect_urls\":[\"a:1\"]}\r\n-ERR 'x'\r\nPONG\r\n");
   return seeds;
 }
 
-const char* const fragments[] = {"\r\n", "\r", "\n", " ", "\t", "MSG ", "HMSG ", "INFO ", "PING", "PONG", "+OK",
-                                  "-ERR ", "NATS/1.0", ": ", "0", "99999999999999999999", "*", ">", ".", "{", "}",
-                                  "\"", "nats://", "@", "[::1]", ":4222", "%4", "\x00", "\xff"};
+const char* const fragments[] = {
+    "\r\n",  "\r",    "\n",  " ",     "\t",       "MSG ", "HMSG ",   "INFO ",
+    "PING",  "PONG",  "+OK", "-ERR ", "NATS/1.0", ": ",   "0",       "99999999999999999999",
+    "*",     ">",     ".",   "{",     "}",        "\"",   "nats://", "@",
+    "[::1]", ":4222", "%4",  "\x00",  "\xff"};
 
 std::string mutate(std::string s, nats::test::rng& rnd) {
   const int rounds = 1 + static_cast<int>(rnd.below(4));
@@ -82,11 +85,21 @@ std::string mutate(std::string s, nats::test::rng& rnd) {
         const auto old = s.substr(at, end - at);
         std::string repl;
         switch (rnd.below(5)) {
-          case 0: repl = std::to_string(std::stoull(old.substr(0, 18)) + 1); break;
-          case 1: repl = old.size() > 1 ? old.substr(0, old.size() - 1) : "0"; break;
-          case 2: repl = "0"; break;
-          case 3: repl = "18446744073709551616"; break;
-          default: repl = std::to_string(rnd.below(100000)); break;
+          case 0:
+            repl = std::to_string(std::stoull(old.substr(0, 18)) + 1);
+            break;
+          case 1:
+            repl = old.size() > 1 ? old.substr(0, old.size() - 1) : "0";
+            break;
+          case 2:
+            repl = "0";
+            break;
+          case 3:
+            repl = "18446744073709551616";
+            break;
+          default:
+            repl = std::to_string(rnd.below(100000));
+            break;
         }
         s.replace(at, end - at, repl);
       }
@@ -112,8 +125,8 @@ BOOST_AUTO_TEST_CASE(seeds_hold_the_property) {
 
 BOOST_AUTO_TEST_CASE(mutants_hold_the_property) {
   const auto seconds = env_number("NATS_FUZZ_SECONDS", 20);
-  const auto seed = env_number("NATS_FUZZ_SEED", static_cast<std::uint64_t>(
-                                                     std::chrono::system_clock::now().time_since_epoch().count()));
+  const auto seed = env_number("NATS_FUZZ_SEED",
+                               static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
   BOOST_TEST_MESSAGE("NATS_FUZZ_SEED=" << seed << " NATS_FUZZ_SECONDS=" << seconds);
   const auto seeds = load_seeds();
   BOOST_TEST_REQUIRE(!seeds.empty());
@@ -136,7 +149,8 @@ BOOST_AUTO_TEST_CASE(mutants_hold_the_property) {
           hex.push_back(digits[c >> 4]);
           hex.push_back(digits[c & 15]);
         }
-        BOOST_ERROR("property violated (seed " << seed << ", run " << runs << "):\n" << problems << "input hex: " << hex);
+        BOOST_ERROR("property violated (seed " << seed << ", run " << runs << "):\n"
+                                               << problems << "input hex: " << hex);
       }
     }
   }

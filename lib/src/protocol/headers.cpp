@@ -32,9 +32,7 @@ bool valid_name(std::string_view name) noexcept {
   });
 }
 
-bool valid_value(std::string_view value) noexcept {
-  return value.find_first_of("\r\n") == std::string_view::npos;
-}
+bool valid_value(std::string_view value) noexcept { return value.find_first_of("\r\n") == std::string_view::npos; }
 
 // Writes a status code with at least three digits, so parse() reads it back.
 void append_status(std::string& out, int code) {

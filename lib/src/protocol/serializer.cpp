@@ -40,8 +40,8 @@ void write_hpub(std::string& out, std::string_view subject, std::string_view rep
                 std::string_view payload) {
   const decimal hsize(header_block.size());
   const decimal tsize(header_block.size() + payload.size());
-  out.reserve(out.size() + 5 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + hsize.len + 1 +
-              tsize.len + 2 + header_block.size() + payload.size() + 2);
+  out.reserve(out.size() + 5 + subject.size() + 1 + (reply.empty() ? 0 : reply.size() + 1) + hsize.len + 1 + tsize.len +
+              2 + header_block.size() + payload.size() + 2);
   out.append("HPUB ").append(subject).push_back(' ');
   if (!reply.empty()) out.append(reply).push_back(' ');
   out.append(hsize.view()).append(" ").append(tsize.view()).append(crlf);

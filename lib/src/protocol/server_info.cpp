@@ -52,13 +52,27 @@ void append_escaped(std::string& out, std::string_view s) {
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (u < 0x20) {
           out.append("\\u00");
@@ -89,26 +103,46 @@ server_info parse_server_info(std::string_view json, boost::system::error_code& 
     const element v = field.value;
     if (v.is_null()) continue;  // same as absent
     bool ok = true;
-    if (key == "server_id") ok = read(v, info.server_id);
-    else if (key == "server_name") ok = read(v, info.server_name);
-    else if (key == "version") ok = read(v, info.version);
-    else if (key == "host") ok = read(v, info.host);
-    else if (key == "port") ok = read(v, info.port);
-    else if (key == "headers") ok = read(v, info.headers);
-    else if (key == "max_payload") ok = read(v, info.max_payload) && info.max_payload >= 0;
-    else if (key == "proto") ok = read(v, info.proto);
-    else if (key == "client_id") ok = read(v, info.client_id);
-    else if (key == "auth_required") ok = read(v, info.auth_required);
-    else if (key == "tls_required") ok = read(v, info.tls_required);
-    else if (key == "tls_available") ok = read(v, info.tls_available);
-    else if (key == "jetstream") ok = read(v, info.jetstream);
-    else if (key == "ldm") ok = read(v, info.lame_duck_mode);
-    else if (key == "nonce") ok = read(v, info.nonce);
-    else if (key == "client_ip") ok = read(v, info.client_ip);
-    else if (key == "cluster") ok = read(v, info.cluster);
-    else if (key == "domain") ok = read(v, info.domain);
-    else if (key == "connect_urls") ok = read(v, info.connect_urls);
-    else if (key == "ws_connect_urls") ok = read(v, info.ws_connect_urls);
+    if (key == "server_id")
+      ok = read(v, info.server_id);
+    else if (key == "server_name")
+      ok = read(v, info.server_name);
+    else if (key == "version")
+      ok = read(v, info.version);
+    else if (key == "host")
+      ok = read(v, info.host);
+    else if (key == "port")
+      ok = read(v, info.port);
+    else if (key == "headers")
+      ok = read(v, info.headers);
+    else if (key == "max_payload")
+      ok = read(v, info.max_payload) && info.max_payload >= 0;
+    else if (key == "proto")
+      ok = read(v, info.proto);
+    else if (key == "client_id")
+      ok = read(v, info.client_id);
+    else if (key == "auth_required")
+      ok = read(v, info.auth_required);
+    else if (key == "tls_required")
+      ok = read(v, info.tls_required);
+    else if (key == "tls_available")
+      ok = read(v, info.tls_available);
+    else if (key == "jetstream")
+      ok = read(v, info.jetstream);
+    else if (key == "ldm")
+      ok = read(v, info.lame_duck_mode);
+    else if (key == "nonce")
+      ok = read(v, info.nonce);
+    else if (key == "client_ip")
+      ok = read(v, info.client_ip);
+    else if (key == "cluster")
+      ok = read(v, info.cluster);
+    else if (key == "domain")
+      ok = read(v, info.domain);
+    else if (key == "connect_urls")
+      ok = read(v, info.connect_urls);
+    else if (key == "ws_connect_urls")
+      ok = read(v, info.ws_connect_urls);
     if (!ok) {
       ec = error::invalid_json;
       return {};
@@ -119,8 +153,8 @@ server_info parse_server_info(std::string_view json, boost::system::error_code& 
 
 std::string to_json(const connect_info& info) {
   std::string out;
-  out.reserve(256 + info.name.size() + info.user.size() + info.pass.size() + info.auth_token.size() +
-              info.jwt.size() + info.nkey.size() + info.sig.size());
+  out.reserve(256 + info.name.size() + info.user.size() + info.pass.size() + info.auth_token.size() + info.jwt.size() +
+              info.nkey.size() + info.sig.size());
   const auto boolean = [&out](std::string_view key, bool v) {
     out.append("\"").append(key).append("\":").append(v ? "true" : "false").append(",");
   };

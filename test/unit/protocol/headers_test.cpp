@@ -135,25 +135,25 @@ BOOST_AUTO_TEST_CASE(set_and_erase) {
 BOOST_AUTO_TEST_CASE(invalid_blocks) {
   const std::vector<std::string> bad = {
       "",
-      "NATS/1.0",                       // no CRLF
-      "NATS/2.0\r\n\r\n",               // unknown version
+      "NATS/1.0",          // no CRLF
+      "NATS/2.0\r\n\r\n",  // unknown version
       "HTTP/1.1 200 OK\r\n\r\n",
       "NATS/1.01\r\n\r\n",
-      "NATS/1.0 50\r\n\r\n",            // status must be three digits
+      "NATS/1.0 50\r\n\r\n",  // status must be three digits
       "NATS/1.0 5033\r\n\r\n",
       "NATS/1.0 abc\r\n\r\n",
       "NATS/1.0 000\r\n\r\n",
       "NATS/1.0 503x\r\n\r\n",
-      "NATS/1.0\nA: b\n\n",             // LF only
+      "NATS/1.0\nA: b\n\n",  // LF only
       "NATS/1.0\r\nA: b\n\r\n",
       "NATS/1.0\r\nNoColon\r\n\r\n",
       "NATS/1.0\r\n: empty name\r\n\r\n",
       "NATS/1.0\r\nSp ace: x\r\n\r\n",
       "NATS/1.0\r\n folded: x\r\n\r\n",
-      "NATS/1.0\r\nA: b\r\n\r\nX",      // bytes after the blank line
+      "NATS/1.0\r\nA: b\r\n\r\nX",  // bytes after the blank line
       "NATS/1.0\r\n\r\n\r\n",
-      "NATS/1.0\r\nA: b\rc\r\n\r\n",    // CR inside a value
-      "NATS/1.0\r\nA: b\r\nC: d",       // last line unterminated
+      "NATS/1.0\r\nA: b\rc\r\n\r\n",  // CR inside a value
+      "NATS/1.0\r\nA: b\r\nC: d",     // last line unterminated
   };
   for (const auto& b : bad) {
     boost::system::error_code ec;

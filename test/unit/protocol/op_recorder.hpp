@@ -39,13 +39,20 @@ inline recorded_op record(const protocol::server_op& op) {
 
 inline const char* kind_name(protocol::op_kind k) {
   switch (k) {
-    case protocol::op_kind::info: return "INFO";
-    case protocol::op_kind::msg: return "MSG";
-    case protocol::op_kind::hmsg: return "HMSG";
-    case protocol::op_kind::ping: return "PING";
-    case protocol::op_kind::pong: return "PONG";
-    case protocol::op_kind::ok: return "+OK";
-    case protocol::op_kind::err: return "-ERR";
+    case protocol::op_kind::info:
+      return "INFO";
+    case protocol::op_kind::msg:
+      return "MSG";
+    case protocol::op_kind::hmsg:
+      return "HMSG";
+    case protocol::op_kind::ping:
+      return "PING";
+    case protocol::op_kind::pong:
+      return "PONG";
+    case protocol::op_kind::ok:
+      return "+OK";
+    case protocol::op_kind::err:
+      return "-ERR";
   }
   return "?";
 }

@@ -27,22 +27,24 @@ namespace {
 const std::string info_json =
     R"({"server_id":"NBK3TGSJPX7CSWLMZKM4QBO2UDKZKNGYS5OALWFKLEKNET5KZRYO3FUL","server_name":"NBK3TGSJPX7CSWLMZKM4QBO2UDKZKNGYS5OALWFKLEKNET5KZRYO3FUL","version":"2.9.10","proto":1,"go":"go1.19.8","host":"0.0.0.0","port":14225,"headers":true,"max_payload":1048576,"client_id":4,"client_ip":"127.0.0.1"})";
 const std::string hdr_block = "NATS/1.0\r\nX-Trace: a\r\nx-trace: b\r\nContent-Type: text/plain\r\n\r\n";
-const std::string timeout_block = "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 0\r\n\r\n";
+const std::string timeout_block =
+    "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 0\r\n\r\n";
 
-const std::string server_stream =
-    "INFO " + info_json + " \r\n" +
-    "+OK\r\n+OK\r\n+OK\r\n+OK\r\n"
-    "MSG foo.bar 1 5\r\nhello\r\n"
-    "+OK\r\n"
-    "MSG foo.baz 1 _INBOX.abc.1 0\r\n\r\n"
-    "+OK\r\n"
-    "HMSG foo.hdr 1 62 66\r\n" + hdr_block + "body\r\n"
-    "+OK\r\n"
-    "HMSG _INBOX.abc.2 2 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
-    "PONG\r\n"
-    "-ERR 'Invalid Publish Subject'\r\n"
-    "+OK\r\n"
-    "PING\r\n";
+const std::string server_stream = "INFO " + info_json + " \r\n" +
+                                  "+OK\r\n+OK\r\n+OK\r\n+OK\r\n"
+                                  "MSG foo.bar 1 5\r\nhello\r\n"
+                                  "+OK\r\n"
+                                  "MSG foo.baz 1 _INBOX.abc.1 0\r\n\r\n"
+                                  "+OK\r\n"
+                                  "HMSG foo.hdr 1 62 66\r\n" +
+                                  hdr_block +
+                                  "body\r\n"
+                                  "+OK\r\n"
+                                  "HMSG _INBOX.abc.2 2 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
+                                  "PONG\r\n"
+                                  "-ERR 'Invalid Publish Subject'\r\n"
+                                  "+OK\r\n"
+                                  "PING\r\n";
 
 std::vector<recorded_op> expected_server_stream() {
   std::vector<recorded_op> v;
@@ -66,7 +68,11 @@ std::vector<recorded_op> expected_extra_stream() {
   std::vector<recorded_op> v;
   v.push_back({op_kind::msg, "lower.case", "reply.to", 7, "", "abc", ""});
   v.push_back({op_kind::hmsg, "$JS.ACK.x", "_INBOX.r", 18446744073709551615ull, timeout_block, "", ""});
-  v.push_back({op_kind::msg, "bin", "", 3, "", std::string("\r\n\0\xff" "a\r", 6), ""});
+  v.push_back({op_kind::msg, "bin", "", 3, "",
+               std::string("\r\n\0\xff"
+                           "a\r",
+                           6),
+               ""});
   v.push_back({op_kind::ping, "", "", 0, "", "", ""});
   v.push_back({op_kind::pong, "", "", 0, "", "", ""});
   v.push_back({op_kind::ok, "", "", 0, "", "", ""});
@@ -90,14 +96,19 @@ std::vector<sample> samples() {
     s += "msg\tlower.case  7 \t reply.to 3\r\nabc\r\n";
     const auto n = std::to_string(timeout_block.size());
     s += "HMSG $JS.ACK.x 18446744073709551615 _INBOX.r " + n + " " + n + "\r\n" + timeout_block + "\r\n";
-    s += std::string("MSG bin 3 6\r\n\r\n\0\xff" "a\r\r\n", 21);  // payload with CRLF, NUL and 0xff
+    s += std::string(
+        "MSG bin 3 6\r\n\r\n\0\xff"
+        "a\r\r\n",
+        21);  // payload with CRLF, NUL and 0xff
     s += "ping\r\nPong\r\n+ok\r\n-ERR Stale Connection\r\n-ERR\r\nMSG utf8.\xc3\xa9t\xc3\xa9 9 0\r\n\r\n";
     return s;
   }();
   std::vector<sample> v;
   v.push_back({"nats-server 2.9 stream", server_stream, expected_server_stream(), {}});
   v.push_back({"grammar corners", extra, expected_extra_stream(), {}});
-  v.push_back({"both", server_stream + extra, [] {
+  v.push_back({"both",
+               server_stream + extra,
+               [] {
                  auto a = expected_server_stream();
                  auto b = expected_extra_stream();
                  a.insert(a.end(), b.begin(), b.end());
@@ -117,8 +128,8 @@ void check_same(const run_result& got, const sample& s, const std::string& how) 
     BOOST_TEST(got.bounded);
     BOOST_TEST_REQUIRE(got.ops.size() == s.ops.size(), nats::test::describe(got));
     for (std::size_t i = 0; i < s.ops.size(); ++i) {
-      BOOST_TEST(got.ops[i] == s.ops[i], "op " << i << ": " << nats::test::describe(got.ops[i]) << " != "
-                                                 << nats::test::describe(s.ops[i]));
+      BOOST_TEST(got.ops[i] == s.ops[i],
+                 "op " << i << ": " << nats::test::describe(got.ops[i]) << " != " << nats::test::describe(s.ops[i]));
     }
   }
 }
@@ -155,9 +166,12 @@ BOOST_AUTO_TEST_CASE(split_at_every_pair_of_boundaries) {
       std::size_t step = 0;
       auto got = nats::test::run_chunked(s.bytes, {}, [&]() -> std::size_t {
         switch (step++) {
-          case 0: return a;
-          case 1: return b - a;
-          default: return s.bytes.size();
+          case 0:
+            return a;
+          case 1:
+            return b - a;
+          default:
+            return s.bytes.size();
         }
       });
       ++runs;
@@ -234,41 +248,41 @@ BOOST_AUTO_TEST_CASE(malformed_inputs) {
     boost::system::error_code ec;
   };
   const row rows[] = {
-      {"MSG foo 1 5\r\nhelloXY", protocol_error},            // payload not followed by CRLF
+      {"MSG foo 1 5\r\nhelloXY", protocol_error},  // payload not followed by CRLF
       {"MSG foo 1 5\r\nhello\n\r", protocol_error},
-      {"MSG foo 1 3\r\nhello\r\n", protocol_error},          // size shorter than the payload
-      {"MSG foo 1 x\r\n", protocol_error},                   // bad number
+      {"MSG foo 1 3\r\nhello\r\n", protocol_error},  // size shorter than the payload
+      {"MSG foo 1 x\r\n", protocol_error},           // bad number
       {"MSG foo 1 -1\r\n", protocol_error},
       {"MSG foo 1 +1\r\n", protocol_error},
       {"MSG foo 1 1e3\r\n", protocol_error},
-      {"MSG foo x 1\r\na\r\n", protocol_error},              // bad sid
-      {"MSG foo 1 99999999999999999999999\r\n", protocol_error},  // overflow
+      {"MSG foo x 1\r\na\r\n", protocol_error},                     // bad sid
+      {"MSG foo 1 99999999999999999999999\r\n", protocol_error},    // overflow
       {"MSG foo 18446744073709551616 1\r\na\r\n", protocol_error},  // sid overflow by one
-      {"MSG foo 1\r\n", protocol_error},                     // missing args
+      {"MSG foo 1\r\n", protocol_error},                            // missing args
       {"MSG foo\r\n", protocol_error},
       {"MSG\r\n", protocol_error},
       {"MSG \r\n", protocol_error},
-      {"MSG a 1 b c 5\r\n", protocol_error},                 // too many args
-      {"HMSG foo 1 5\r\n", protocol_error},                  // HMSG missing total
+      {"MSG a 1 b c 5\r\n", protocol_error},  // too many args
+      {"HMSG foo 1 5\r\n", protocol_error},   // HMSG missing total
       {"HMSG foo 1 r a b c 5\r\n", protocol_error},
-      {"HMSG foo 1 20 10\r\n", protocol_error},              // header size > total size
+      {"HMSG foo 1 20 10\r\n", protocol_error},  // header size > total size
       {"HMSG foo 1 x 10\r\n", protocol_error},
-      {"MSG fo\x01o 1 0\r\n\r\n", protocol_error},           // control byte inside the subject
-      {"MSG fo\x7fo 1 0\r\n\r\n", protocol_error},           // DEL inside the subject
-      {"MSG foo\r 1 0\r\n\r\n", protocol_error},             // stray CR inside the subject
-      {"MSG foo 1 re\x02ply 0\r\n\r\n", protocol_error},      // control byte inside the reply
-      {"MSGX foo 1 0\r\n\r\n", protocol_error},              // unknown ops
+      {"MSG fo\x01o 1 0\r\n\r\n", protocol_error},        // control byte inside the subject
+      {"MSG fo\x7fo 1 0\r\n\r\n", protocol_error},        // DEL inside the subject
+      {"MSG foo\r 1 0\r\n\r\n", protocol_error},          // stray CR inside the subject
+      {"MSG foo 1 re\x02ply 0\r\n\r\n", protocol_error},  // control byte inside the reply
+      {"MSGX foo 1 0\r\n\r\n", protocol_error},           // unknown ops
       {"MS foo 1 0\r\n", protocol_error},
       {"FOO\r\n", protocol_error},
       {"PINGX\r\n", protocol_error},
       {"PING foo\r\n", protocol_error},
       {"+OKAY\r\n", protocol_error},
       {"-ERROR\r\n", protocol_error},
-      {"INFO\r\n", protocol_error},                          // INFO without JSON
+      {"INFO\r\n", protocol_error},  // INFO without JSON
       {"INFO   \r\n", protocol_error},
       {"INFO{}\r\n", protocol_error},
-      {"\r\n", protocol_error},                              // empty line
-      {"PING\n", protocol_error},                            // LF without CR
+      {"\r\n", protocol_error},    // empty line
+      {"PING\n", protocol_error},  // LF without CR
       {"\n", protocol_error},
       {"PING\r\nPONG\n", protocol_error},
   };
@@ -393,7 +407,8 @@ BOOST_AUTO_TEST_CASE(long_running_parser_does_not_grow) {
   // 200k messages in reads of 4 KiB that cut messages anywhere: the free area prepare() hands out
   // stays small, i.e. the buffer is compacted instead of growing.
   std::string chunk;
-  for (int i = 0; i < 100; ++i) chunk += "MSG updates." + std::to_string(i) + " 12 _INBOX.x 17\r\n0123456789abcdefg\r\n";
+  for (int i = 0; i < 100; ++i)
+    chunk += "MSG updates." + std::to_string(i) + " 12 _INBOX.x 17\r\n0123456789abcdefg\r\n";
   parser p;
   std::size_t ops = 0;
   std::size_t largest_area = 0;

@@ -76,8 +76,8 @@ BOOST_AUTO_TEST_CASE(other_fields) {
   BOOST_TEST(info.domain == "hub");
   BOOST_TEST(info.ws_connect_urls.size() == 1u);
   BOOST_TEST(info.client_id == 18446744073709551615ull);
-  BOOST_TEST(info.port == 0);                     // null = absent
-  BOOST_TEST(info.max_payload == 1024 * 1024);    // default kept
+  BOOST_TEST(info.port == 0);                   // null = absent
+  BOOST_TEST(info.max_payload == 1024 * 1024);  // default kept
   BOOST_TEST(info.server_name == "caf\xc3\xa9 \"q\"");
   // Empty object: all defaults.
   auto empty = p::parse_server_info("{}", ec);
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(bad_json) {
       "{\"port\":4222",
       "{\"port\":4222} trailing",
       "{'port':4222}",
-      R"({"port":"4222"})",          // wrong types of known fields
+      R"({"port":"4222"})",  // wrong types of known fields
       R"({"port":4222.5})",
       R"({"port":99999999999})",
       R"({"headers":"true"})",
@@ -122,9 +122,10 @@ BOOST_AUTO_TEST_CASE(connect_json_defaults) {
   p::connect_info c;
   c.version = "0.1.0";
   const auto json = p::to_json(c);
-  BOOST_TEST(json ==
-             R"({"verbose":false,"pedantic":false,"tls_required":false,"echo":true,"headers":true,"no_responders":true,)"
-             R"("lang":"cpp-asio","version":"0.1.0","protocol":1})");
+  BOOST_TEST(
+      json ==
+      R"({"verbose":false,"pedantic":false,"tls_required":false,"echo":true,"headers":true,"no_responders":true,)"
+      R"("lang":"cpp-asio","version":"0.1.0","protocol":1})");
 }
 
 BOOST_AUTO_TEST_CASE(connect_json_escaping) {
@@ -143,7 +144,9 @@ BOOST_AUTO_TEST_CASE(connect_json_escaping) {
   BOOST_TEST(json.find("\"lang\"") == std::string::npos);
   BOOST_TEST(json.find("\"version\"") == std::string::npos);
   BOOST_TEST(json.find(R"("name":"quote\" backslash\\ slash/")") != std::string::npos, json);
-  BOOST_TEST(json.find(R"("user":"ctl\b\f\n\r\t\u0001\u001f)" "\x7f\"") != std::string::npos, json);
+  BOOST_TEST(json.find(R"("user":"ctl\b\f\n\r\t\u0001\u001f)"
+                       "\x7f\"") != std::string::npos,
+             json);
   BOOST_TEST(json.find("\"pass\":\"unicode caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80\"") != std::string::npos, json);
 
   // A real JSON parser reads back exactly what we put in.

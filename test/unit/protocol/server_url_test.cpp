@@ -34,7 +34,8 @@ BOOST_AUTO_TEST_CASE(valid_urls) {
       {"wss://example.com", "wss", "example.com", 443, "", "", "/", "wss://example.com:443"},
       {"ws://example.com:8080/nats/ws", "ws", "example.com", 8080, "", "", "/nats/ws", "ws://example.com:8080/nats/ws"},
       {"wss://example.com/", "wss", "example.com", 443, "", "", "/", "wss://example.com:443"},
-      {"nats://derek:s3cr3t@localhost:4222", "nats", "localhost", 4222, "derek", "s3cr3t", "/", "nats://localhost:4222"},
+      {"nats://derek:s3cr3t@localhost:4222", "nats", "localhost", 4222, "derek", "s3cr3t", "/",
+       "nats://localhost:4222"},
       {"nats://mytoken@localhost", "nats", "localhost", 4222, "mytoken", "", "/", "nats://localhost:4222"},
       {"nats://us%40er:p%3Ass%2Fw%25rd@h:1", "nats", "h", 1, "us@er", "p:ss/w%rd", "/", "nats://h:1"},
       {"nats://user:p@ss@h", "nats", "h", 4222, "user", "p@ss", "/", "nats://h:4222"},
@@ -83,20 +84,20 @@ BOOST_AUTO_TEST_CASE(invalid_urls) {
   const char* bad[] = {
       "",
       "   ",
-      "http://localhost:4222",     // unknown scheme
+      "http://localhost:4222",  // unknown scheme
       "nat://h",
       "://h",
-      "nats://",                   // empty host
+      "nats://",  // empty host
       "nats://:4222",
       "nats://user:pass@",
-      "nats://h:",                 // bad ports
+      "nats://h:",  // bad ports
       "nats://h:0",
       "nats://h:65536",
       "nats://h:99999999",
       "nats://h:-1",
       "nats://h:12a",
       "nats://h:4222:1",
-      "nats://::1:4222",           // IPv6 needs brackets
+      "nats://::1:4222",  // IPv6 needs brackets
       "nats://[::1",
       "nats://[::1]x",
       "nats://[::1]:",
@@ -105,8 +106,8 @@ BOOST_AUTO_TEST_CASE(invalid_urls) {
       "nats://[fe80::1%]",
       "nats://ho st",
       "nats://h\x01",
-      "nats://@h",                 // empty userinfo
-      "nats://us%4:p@h",           // bad percent escapes
+      "nats://@h",        // empty userinfo
+      "nats://us%4:p@h",  // bad percent escapes
       "nats://u:p%zz@h",
       "nats://u%@h",
   };

@@ -25,7 +25,7 @@ BOOST_AUTO_TEST_CASE(publish_subjects) {
       {"$JS.API.STREAM.INFO.ORDERS", true},
       {"_INBOX.abc123.1", true},
       {"a-b_c.d~e", true},
-      {"foo*", true},          // wildcards are whole tokens only
+      {"foo*", true},  // wildcards are whole tokens only
       {"foo.b>r", true},
       {"caf\xc3\xa9.menu", true},
       {"", false},
@@ -39,7 +39,7 @@ BOOST_AUTO_TEST_CASE(publish_subjects) {
       {"foo\nbar", false},
       {std::string("foo\0bar", 7), false},
       {"foo\x7f", false},
-      {"*", false},            // no wildcards to publish
+      {"*", false},  // no wildcards to publish
       {"foo.*", false},
       {"foo.>", false},
       {">", false},
@@ -63,22 +63,10 @@ BOOST_AUTO_TEST_CASE(subscribe_subjects) {
     bool valid;
   };
   const row rows[] = {
-      {"foo", true},
-      {"*", true},
-      {">", true},
-      {"foo.*", true},
-      {"foo.>", true},
-      {"*.*.bar", true},
-      {"foo.*.>", true},
-      {"nodered-cluster.*.sensors.>", true},
-      {"foo*.bar", true},
-      {"", false},
-      {"foo..*", false},
-      {"foo.>.bar", false},   // '>' only as the last token
-      {">.foo", false},
-      {"foo.> ", false},
-      {"foo .*", false},
-      {"foo.*.", false},
+      {"foo", true},       {"*", true},       {">", true},       {"foo.*", true},
+      {"foo.>", true},     {"*.*.bar", true}, {"foo.*.>", true}, {"nodered-cluster.*.sensors.>", true},
+      {"foo*.bar", true},  {"", false},       {"foo..*", false}, {"foo.>.bar", false},  // '>' only as the last token
+      {">.foo", false},    {"foo.> ", false}, {"foo .*", false}, {"foo.*.", false},
       {"foo.\x01", false},
   };
   for (const auto& r : rows) {
@@ -133,13 +121,13 @@ BOOST_AUTO_TEST_CASE(matching) {
       {">", "foo.bar.baz", true},
       {"foo.>", "foo.bar", true},
       {"foo.>", "foo.bar.baz", true},
-      {"foo.>", "foo", false},     // '>' needs at least one token
+      {"foo.>", "foo", false},  // '>' needs at least one token
       {"foo.>", "bar.baz", false},
       {"foo.*.>", "foo.a.b", true},
       {"foo.*.>", "foo.a", false},
       {"nodered-cluster.*.sensors.>", "nodered-cluster.node1.sensors.temp.kitchen", true},
       {"nodered-cluster.*.sensors.>", "nodered-cluster.node1.actuators.x", false},
-      {"foo*", "foo*", true},       // not a wildcard: a literal token
+      {"foo*", "foo*", true},  // not a wildcard: a literal token
       {"foo*", "foobar", false},
       {"", "foo", false},
       {"foo", "", false},

@@ -27,8 +27,8 @@ struct server_op {
 };
 
 struct parser_limits {
-  std::size_t max_control_line = 4096;          ///< longest control line accepted (without CRLF)
-  std::size_t max_payload = 64 * 1024 * 1024;   ///< largest MSG/HMSG total size accepted
+  std::size_t max_control_line = 4096;         ///< longest control line accepted (without CRLF)
+  std::size_t max_payload = 64 * 1024 * 1024;  ///< largest MSG/HMSG total size accepted
 };
 
 /// Incremental parser. Usage: write received bytes into prepare(n), commit(count), then call next()
