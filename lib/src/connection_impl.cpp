@@ -53,8 +53,17 @@ void connection_impl::post_completion(Handler&& h, Args&&... args) {
   asio::post(executor_, asio::append(std::forward<Handler>(h), std::forward<Args>(args)...));
 }
 
+namespace {
+// Servers send long INFO lines in large clusters (many connect_urls); MSG lines are far shorter.
+protocol::parser_limits client_parser_limits() {
+  protocol::parser_limits l;
+  l.max_control_line = 64 * 1024;
+  return l;
+}
+}  // namespace
+
 connection_impl::connection_impl(asio::any_io_executor ex, options opts)
-    : executor_(std::move(ex)), opts_(std::move(opts)), rng_(std::random_device{}()) {
+    : executor_(std::move(ex)), opts_(std::move(opts)), parser_(client_parser_limits()), rng_(std::random_device{}()) {
   for (const auto& s : opts_.servers) {
     error_code ec;
     auto url = server_url::parse(s, ec);
