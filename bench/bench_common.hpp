@@ -73,6 +73,13 @@ inline void print_rate(const char* client, const args& a, double seconds, double
 /// Latency result line (rr); `lat_ns` holds one sample per request, in nanoseconds.
 inline void print_latency(const char* client, const args& a, double seconds, double cpu,
                           std::vector<std::int64_t>& lat_ns) {
+  // For looking at the tail: BENCH_LAT_FILE gets every sample (ns) in request order.
+  if (const char* f = std::getenv("BENCH_LAT_FILE"); f && *f) {
+    if (FILE* out = std::fopen(f, "w")) {
+      for (auto v : lat_ns) std::fprintf(out, "%lld\n", static_cast<long long>(v));
+      std::fclose(out);
+    }
+  }
   std::sort(lat_ns.begin(), lat_ns.end());
   auto pct = [&](double p) {
     std::size_t i = static_cast<std::size_t>(p * static_cast<double>(lat_ns.size() - 1) + 0.5);
