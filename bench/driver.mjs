@@ -374,7 +374,7 @@ Written by \`bench/run.sh\` (bench/driver.mjs); see bench/README.md for the work
 
 - Date: ${started.toISOString()} (finished ${new Date().toISOString()})
 - Machine: ${m0.nproc} CPUs (\`nproc\`), ${m0.cpu}, Linux ${m0.kernel}; load average before/after: ${m0.load} / ${m1.load}
-- nats-server: ${m0.server}; C client: libnats ${m0.cnats}; nats.js: ${m0.natsjs}; ours: commit ${m0.git || "unknown"}, release build
+- ${m0.server.replace(/^nats-server: */, "nats-server ")}; C client: libnats ${m0.cnats}; nats.js: ${m0.natsjs}; ours: commit ${m0.git || "unknown"}, release build
 - Each cell is the median of ${opt.repeat} runs${opt.scale !== 1 ? ` at scale ${opt.scale}` : ""}, each run a fresh process against a fresh nats-server; the client order rotates between rounds.${opt.nice !== null ? ` Server and clients ran under \`nice -n ${opt.nice}\`.` : ""}
 - Ratios are against the C client: its default (buffered) mode for throughput, its send-asap mode (\`natsOptions_SetSendAsap\`) for request/reply. Above 1 means better than the C client (more msgs/s, lower latency, less CPU).
 - "client CPU ns/msg": user + system CPU time of the client process (all its threads, both connections) during the timed part, per message (per request for request/reply). The server's CPU is not included. On a shared machine it moves much less than wall-clock time.
