@@ -675,6 +675,7 @@ error_code classify_pull_status(const message& msg) {
       if (has("MaxWaiting")) return make_error_code(error::max_waiting_exceeded);
       if (has("MaxBytes")) return make_error_code(error::max_bytes_exceeded);
       return make_error_code(error::pull_request_conflict);
+    case 400: return make_error_code(error::bad_request);
     case 503: return make_error_code(error::no_stream_response);
     default: return make_error_code(error::invalid_reply);
   }

@@ -451,6 +451,7 @@ BOOST_AUTO_TEST_CASE(pull_statuses) {
   BOOST_TEST(st(409, "Message Size Exceeds MaxBytes") == error::max_bytes_exceeded);
   BOOST_TEST(st(409, "Exceeded MaxRequestBatch of 10") == error::pull_request_conflict);
   BOOST_TEST(st(503, "") == error::no_stream_response);
+  BOOST_TEST(st(400, "Bad Request") == error::bad_request);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
