@@ -113,7 +113,8 @@ std::string cert_pem(X509* cert) {
 
 std::string key_pem(EVP_PKEY* key) {
   bio_ptr bio(BIO_new(BIO_s_mem()));
-  if (!PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr)) fail("PEM_write_bio_PrivateKey");
+  if (!PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr))
+    fail("PEM_write_bio_PrivateKey");
   return bio_text(bio.get());
 }
 
@@ -136,16 +137,16 @@ cert_set make_test_certs(const std::string& dir) {
   write(s.ca_file, s.ca_pem);
 
   auto server_key = new_key();
-  auto server = make_cert(server_key.get(), "localhost", role::server, "DNS:localhost,IP:127.0.0.1", ca.get(),
-                          ca_key.get());
+  auto server =
+      make_cert(server_key.get(), "localhost", role::server, "DNS:localhost,IP:127.0.0.1", ca.get(), ca_key.get());
   s.server_cert_file = dir + "/server-cert.pem";
   s.server_key_file = dir + "/server-key.pem";
   write(s.server_cert_file, cert_pem(server.get()));
   write(s.server_key_file, key_pem(server_key.get()));
 
   auto client_key = new_key();
-  auto client = make_cert(client_key.get(), "test-client", role::client, "email:client@example.com", ca.get(),
-                          ca_key.get());
+  auto client =
+      make_cert(client_key.get(), "test-client", role::client, "email:client@example.com", ca.get(), ca_key.get());
   s.client_cert_pem = cert_pem(client.get());
   s.client_key_pem = key_pem(client_key.get());
   s.client_cert_file = dir + "/client-cert.pem";

@@ -10,13 +10,13 @@ namespace nats::test {
 struct cert_set {
   std::string dir;  ///< where the PEM files are (owned by the caller)
 
-  std::string ca_file, ca_pem;                           ///< the CA that signed server and client
-  std::string server_cert_file, server_key_file;         ///< SAN: DNS:localhost, IP:127.0.0.1
-  std::string client_cert_file, client_key_file;        ///< CN=test-client, clientAuth
+  std::string ca_file, ca_pem;                    ///< the CA that signed server and client
+  std::string server_cert_file, server_key_file;  ///< SAN: DNS:localhost, IP:127.0.0.1
+  std::string client_cert_file, client_key_file;  ///< CN=test-client, clientAuth
   std::string client_cert_pem, client_key_pem;
-  std::string other_ca_file;                             ///< a CA that signed nothing we use
+  std::string other_ca_file;                                ///< a CA that signed nothing we use
   std::string self_signed_cert_file, self_signed_key_file;  ///< server certificate signed by itself
-  std::string wrong_host_cert_file, wrong_host_key_file; ///< signed by the CA, SAN: DNS:wrong.example only
+  std::string wrong_host_cert_file, wrong_host_key_file;    ///< signed by the CA, SAN: DNS:wrong.example only
 };
 
 /// Writes a fresh set of keys and certificates into `dir` (which must exist). Throws on failure.

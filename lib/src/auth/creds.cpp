@@ -38,8 +38,8 @@ bool contains(std::string_view hay, std::string_view needle) { return hay.find(n
 
 bool jwt_chars(std::string_view s) {
   for (char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                    c == '.' || c == '=';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == '=';
     if (!ok) return false;
   }
   return !s.empty();
@@ -87,8 +87,10 @@ credentials parse_credentials(std::string_view content, boost::system::error_cod
   const block* jwt = nullptr;
   const block* seed = nullptr;
   for (const block& b : blocks) {
-    if (!jwt && contains(b.marker, "JWT")) jwt = &b;
-    else if (!seed && contains(b.marker, "SEED")) seed = &b;
+    if (!jwt && contains(b.marker, "JWT"))
+      jwt = &b;
+    else if (!seed && contains(b.marker, "SEED"))
+      seed = &b;
   }
   // Markers that do not say what they hold: the JWT comes first, the seed second.
   if (!jwt && !blocks.empty() && &blocks[0] != seed) jwt = &blocks[0];

@@ -64,8 +64,12 @@ bool base32_decode(std::string_view text, std::string& out) {
   out.clear();
   // Unpadded base32 never has 1, 3 or 6 symbols in its last group of 8.
   switch (text.size() % 8) {
-    case 1: case 3: case 6: return false;
-    default: break;
+    case 1:
+    case 3:
+    case 6:
+      return false;
+    default:
+      break;
   }
   out.reserve(text.size() * 5 / 8);
   unsigned buffer = 0;
@@ -90,12 +94,18 @@ bool base32_decode(std::string_view text, std::string& out) {
 
 std::uint8_t prefix_byte(key_kind kind) noexcept {
   switch (kind) {
-    case key_kind::user: return 20 << 3;
-    case key_kind::account: return 0;
-    case key_kind::server: return 13 << 3;
-    case key_kind::cluster: return 2 << 3;
-    case key_kind::operator_: return 14 << 3;
-    case key_kind::curve: return prefix_byte_curve;
+    case key_kind::user:
+      return 20 << 3;
+    case key_kind::account:
+      return 0;
+    case key_kind::server:
+      return 13 << 3;
+    case key_kind::cluster:
+      return 2 << 3;
+    case key_kind::operator_:
+      return 14 << 3;
+    case key_kind::curve:
+      return prefix_byte_curve;
   }
   return 20 << 3;
 }
@@ -222,7 +232,8 @@ key_pair key_pair::from_seed(std::string_view seed, boost::system::error_code& e
 }
 
 key_pair key_pair::generate(key_kind kind) {
-  if (kind == key_kind::curve) throw std::invalid_argument("nkeys: curve (X25519) keys cannot be generated as signing keys");
+  if (kind == key_kind::curve)
+    throw std::invalid_argument("nkeys: curve (X25519) keys cannot be generated as signing keys");
   key_pair kp;
   if (RAND_priv_bytes(kp.raw_seed_.data(), static_cast<int>(kp.raw_seed_.size())) != 1 ||
       !derive_public(kp.raw_seed_, kp.raw_public_)) {
@@ -314,12 +325,18 @@ bool base64url_decode(std::string_view text, std::string& out) {
   int bits = 0;
   for (char c : text) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else
+      return false;
     buffer = (buffer << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {

@@ -26,8 +26,8 @@ std::uint8_t prefix_byte(key_kind kind) noexcept;
 /// The kind whose public prefix byte is `b`, if any (Ed25519 kinds only; curve keys are X25519).
 std::optional<key_kind> kind_of_prefix(std::uint8_t b) noexcept;
 
-inline constexpr std::uint8_t prefix_byte_seed = 18 << 3;  ///< 'S'
-inline constexpr std::uint8_t prefix_byte_curve = 23 << 3; ///< 'X'
+inline constexpr std::uint8_t prefix_byte_seed = 18 << 3;   ///< 'S'
+inline constexpr std::uint8_t prefix_byte_curve = 23 << 3;  ///< 'X'
 
 /// Seed / public key lengths in raw bytes: prefix + 32 key bytes + CRC16.
 inline constexpr std::size_t raw_seed_size = 2 + 32 + 2;

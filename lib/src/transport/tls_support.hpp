@@ -3,8 +3,8 @@
 
 #include "transport.hpp"
 
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/context.hpp>

@@ -115,11 +115,15 @@ std::shared_ptr<ssl::context> make_tls_context(const tls_options& tls, error_cod
     return nullptr;
   }
   if (has_cert) {
-    if (!tls.cert_pem.empty()) ctx->use_certificate_chain(asio::buffer(tls.cert_pem), ec);
-    else ctx->use_certificate_chain_file(tls.cert_file, ec);
+    if (!tls.cert_pem.empty())
+      ctx->use_certificate_chain(asio::buffer(tls.cert_pem), ec);
+    else
+      ctx->use_certificate_chain_file(tls.cert_file, ec);
     if (ec) return nullptr;
-    if (!tls.key_pem.empty()) ctx->use_private_key(asio::buffer(tls.key_pem), ssl::context::pem, ec);
-    else ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+    if (!tls.key_pem.empty())
+      ctx->use_private_key(asio::buffer(tls.key_pem), ssl::context::pem, ec);
+    else
+      ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
     if (ec) return nullptr;
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
       ec = error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());

@@ -43,9 +43,8 @@ class ws_transport final : public transport {
     ws.binary(true);
     ws.auto_fragment(false);  // one frame per write
     ws.read_message_max(0);   // we stream payload bytes; NATS enforces its own limits
-    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(boost::beast::http::field::user_agent, "nats-asio");
-    }));
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::request_type& req) { req.set(boost::beast::http::field::user_agent, "nats-asio"); }));
   }
   ~ws_transport() override { close(); }
 
@@ -54,7 +53,8 @@ class ws_transport final : public transport {
   }
 
   void async_write(std::span<const asio::const_buffer> bufs, io_handler handler) override {
-    state_->ws.async_write(buffer_list(bufs.begin(), bufs.end()), mapped_io_handler<same_error>{std::move(handler), state_});
+    state_->ws.async_write(buffer_list(bufs.begin(), bufs.end()),
+                           mapped_io_handler<same_error>{std::move(handler), state_});
   }
 
   void close() noexcept override {
@@ -74,7 +74,8 @@ class ws_transport final : public transport {
   // Shared with pending operations (see mapped_io_handler), so it outlives them.
   struct state {
     template <class... Args>
-    explicit state(std::shared_ptr<ssl::context> c, Args&&... args) : ctx(std::move(c)), ws(std::forward<Args>(args)...) {}
+    explicit state(std::shared_ptr<ssl::context> c, Args&&... args)
+        : ctx(std::move(c)), ws(std::forward<Args>(args)...) {}
     std::shared_ptr<ssl::context> ctx;  // wss only; outlives ws (declared first)
     websocket::stream<NextLayer> ws;
   };
@@ -98,13 +99,13 @@ void start_ws_handshake(std::unique_ptr<Transport> t, const server_url& url, con
   auto& ws = t->ws();
   const std::string path = url.path.empty() ? "/" : url.path;
   ws.async_handshake(host_header(url), path, bind([t = std::move(t), h = std::move(handler)](error_code ec) mutable {
-    if (ec) {
-      t->close();
-      complete(std::move(h), ec, nullptr);
-      return;
-    }
-    complete(std::move(h), error_code{}, std::move(t));
-  }));
+                       if (ec) {
+                         t->close();
+                         complete(std::move(h), ec, nullptr);
+                         return;
+                       }
+                       complete(std::move(h), error_code{}, std::move(t));
+                     }));
 }
 
 }  // namespace
@@ -135,17 +136,16 @@ void async_websocket_handshake(asio::ip::tcp::socket socket, const server_url& u
     return;
   }
   // TLS first, then the HTTP upgrade inside it.
-  tls_stream.async_handshake(
-      ssl::stream_base::client,
-      bind([t = std::move(t), h = std::move(handler), url, bind](error_code hec) mutable {
-        if (hec) {
-          hec = describe_handshake_error(hec, t->ws().next_layer().native_handle());
-          t->close();
-          complete(std::move(h), hec, nullptr);
-          return;
-        }
-        start_ws_handshake(std::move(t), url, std::move(h), bind);
-      }));
+  tls_stream.async_handshake(ssl::stream_base::client,
+                             bind([t = std::move(t), h = std::move(handler), url, bind](error_code hec) mutable {
+                               if (hec) {
+                                 hec = describe_handshake_error(hec, t->ws().next_layer().native_handle());
+                                 t->close();
+                                 complete(std::move(h), hec, nullptr);
+                                 return;
+                               }
+                               start_ws_handshake(std::move(t), url, std::move(h), bind);
+                             }));
 }
 
 }  // namespace nats::detail

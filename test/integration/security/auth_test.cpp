@@ -43,13 +43,14 @@ void expect_auth_violation(const connect_result& r, const std::string& secret) {
 
 std::string jwt_encode(const auth::key_pair& issuer, const std::string& subject, const std::string& name,
                        const std::string& nats_claims) {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   const std::string header = R"({"typ":"JWT","alg":"ed25519-nkey"})";
   // jti only has to be unique here; the server does not recompute it.
   const std::string jti = auth::key_pair::generate(auth::key_kind::user).public_key().substr(1, 40);
   const std::string claims = R"({"jti":")" + jti + R"(","iat":)" + std::to_string(now.count()) + R"(,"iss":")" +
-                             issuer.public_key() + R"(","name":")" + name + R"(","sub":")" + subject +
-                             R"(","nats":)" + nats_claims + "}";
+                             issuer.public_key() + R"(","name":")" + name + R"(","sub":")" + subject + R"(","nats":)" +
+                             nats_claims + "}";
   const std::string signing_input = auth::base64url_encode(header) + "." + auth::base64url_encode(claims);
   return signing_input + "." + auth::base64url_encode(issuer.sign(signing_input));
 }
@@ -70,8 +71,8 @@ struct operator_setup {
   static std::string creds(const std::string& jwt, const std::string& seed) {
     return "-----BEGIN NATS USER JWT-----\n" + jwt + "\n------END NATS USER JWT------\n\n" +
            "************************* IMPORTANT *************************\n" +
-           "NKEY Seed printed below can be used to sign and prove identity.\n\n" +
-           "-----BEGIN USER NKEY SEED-----\n" + seed + "\n------END USER NKEY SEED------\n";
+           "NKEY Seed printed below can be used to sign and prove identity.\n\n" + "-----BEGIN USER NKEY SEED-----\n" +
+           seed + "\n------END USER NKEY SEED------\n";
   }
   std::string server_config(const std::string& dir) const {
     write_file(dir + "/operator.jwt", operator_jwt);

@@ -49,7 +49,9 @@ inline asio::awaitable<connect_result> try_connect(asio::io_context& ioc, option
   co_return connect_result{ec, c.last_error_text()};
 }
 
-inline bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+inline bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
 
 /// A temp dir with a fresh certificate set, removed at the end of the test.
 struct temp_certs {

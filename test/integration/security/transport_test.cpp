@@ -94,7 +94,8 @@ void close_with_read_pending(asio::io_context& ioc, transport_ptr t) {
   t->close();
   t->close();  // idempotent
   t.reset();
-  BOOST_REQUIRE(run_until(ioc, [&] { return calls > 0; }, 5s));
+  BOOST_REQUIRE(run_until(
+      ioc, [&] { return calls > 0; }, 5s));
   ioc.restart();
   ioc.run_for(50ms);
   BOOST_TEST(calls == 1);
@@ -171,7 +172,8 @@ void expect_cancellable(asio::io_context& ioc, Start start) {
   asio::steady_timer timer(ioc, 200ms);
   timer.async_wait([&](error_code) { signal.emit(asio::cancellation_type::terminal); });
   const auto t0 = std::chrono::steady_clock::now();
-  BOOST_REQUIRE(run_until(ioc, [&] { return result.has_value(); }, 5s));
+  BOOST_REQUIRE(run_until(
+      ioc, [&] { return result.has_value(); }, 5s));
   BOOST_TEST(*result == asio::error::operation_aborted);
   BOOST_TEST(!out);
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < 2s));
@@ -304,10 +306,11 @@ BOOST_AUTO_TEST_CASE(sni_carries_the_host_name_never_an_ip_address) {
       tls.insecure_skip_verify_dangerous = !c.server_name.empty();  // nats.example is not in the certificate
       std::optional<error_code> client_result;
       transport_ptr t;
-      detail::async_upgrade_tls(detail::make_tcp_transport(std::move(client)), url, tls, [&](error_code e, transport_ptr p) {
-        client_result = e;
-        t = std::move(p);
-      });
+      detail::async_upgrade_tls(detail::make_tcp_transport(std::move(client)), url, tls,
+                                [&](error_code e, transport_ptr p) {
+                                  client_result = e;
+                                  t = std::move(p);
+                                });
       BOOST_REQUIRE(run_until(ioc, [&] { return client_result.has_value() && server_result.has_value(); }));
       BOOST_TEST(!*client_result, client_result->message());
       BOOST_TEST(!*server_result, server_result->message());

@@ -21,8 +21,9 @@ ws_server_options plain_ws() {
 
 ws_server_options secure_ws(const cert_set& certs) {
   ws_server_options w;
-  w.so.config = "websocket {\n  host: 127.0.0.1\n  port: " + std::to_string(w.ws_port) + "\n  tls {\n    cert_file: \"" +
-                certs.server_cert_file + "\"\n    key_file: \"" + certs.server_key_file + "\"\n  }\n}\n";
+  w.so.config = "websocket {\n  host: 127.0.0.1\n  port: " + std::to_string(w.ws_port) +
+                "\n  tls {\n    cert_file: \"" + certs.server_cert_file + "\"\n    key_file: \"" +
+                certs.server_key_file + "\"\n  }\n}\n";
   return w;
 }
 

@@ -17,14 +17,15 @@ using namespace nats::auth;
 namespace {
 
 // A JWT-shaped string (header.payload.signature in base64url); the parser does not interpret it.
-const std::string jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiJUVDNQIiwic3ViIjoiVUFCQyJ9.c2lnbmF0dXJl";
+const std::string jwt =
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiJUVDNQIiwic3ViIjoiVUFCQyJ9.c2lnbmF0dXJl";
 
 std::string creds_text(const std::string& seed, const std::string& nl = "\n") {
   return "-----BEGIN NATS USER JWT-----" + nl + jwt + nl + "------END NATS USER JWT------" + nl + nl +
          "************************* IMPORTANT *************************" + nl +
          "NKEY Seed printed below can be used to sign and prove identity." + nl +
-         "NKEYs are sensitive and should be treated as secrets." + nl + nl +
-         "-----BEGIN USER NKEY SEED-----" + nl + seed + nl + "------END USER NKEY SEED------" + nl + nl +
+         "NKEYs are sensitive and should be treated as secrets." + nl + nl + "-----BEGIN USER NKEY SEED-----" + nl +
+         seed + nl + "------END USER NKEY SEED------" + nl + nl +
          "*************************************************************" + nl;
 }
 
@@ -55,7 +56,8 @@ BOOST_AUTO_TEST_CASE(crlf_and_cr_line_ends) {
 BOOST_AUTO_TEST_CASE(odd_dashes_and_whitespace) {
   const auto seed = key_pair::generate(key_kind::user).seed();
   const std::string text = "\n\n   ---BEGIN NATS USER JWT---------\n\t" + jwt + "   \n--------END NATS USER JWT---\n" +
-                           "-------BEGIN USER NKEY SEED---\n  " + seed + "\n---END USER NKEY SEED-----";  // no final newline
+                           "-------BEGIN USER NKEY SEED---\n  " + seed +
+                           "\n---END USER NKEY SEED-----";  // no final newline
   boost::system::error_code ec;
   auto c = parse_credentials(text, ec);
   BOOST_REQUIRE(!ec);
@@ -79,10 +81,12 @@ BOOST_AUTO_TEST_CASE(missing_parts_are_bad_credentials) {
   const std::string only_jwt = "-----BEGIN NATS USER JWT-----\n" + jwt + "\n------END NATS USER JWT------\n";
   const std::string only_seed = "-----BEGIN USER NKEY SEED-----\n" + seed + "\n------END USER NKEY SEED------\n";
   const std::string empty_seed_block = only_jwt + "-----BEGIN USER NKEY SEED-----\n------END USER NKEY SEED------\n";
-  const std::string not_a_seed = only_jwt + "-----BEGIN USER NKEY SEED-----\nnot a seed!\n------END USER NKEY SEED------\n";
-  const std::string bad_jwt_chars = "-----BEGIN NATS USER JWT-----\nabc def{}\n------END NATS USER JWT------\n" + only_seed;
+  const std::string not_a_seed =
+      only_jwt + "-----BEGIN USER NKEY SEED-----\nnot a seed!\n------END USER NKEY SEED------\n";
+  const std::string bad_jwt_chars =
+      "-----BEGIN NATS USER JWT-----\nabc def{}\n------END NATS USER JWT------\n" + only_seed;
   for (const std::string& text : {std::string{}, std::string("garbage\nmore garbage\n"), only_jwt, only_seed,
-                                   empty_seed_block, not_a_seed, bad_jwt_chars}) {
+                                  empty_seed_block, not_a_seed, bad_jwt_chars}) {
     boost::system::error_code ec;
     auto c = parse_credentials(text, ec);
     BOOST_TEST(ec == nats::error::bad_credentials);

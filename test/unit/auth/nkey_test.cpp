@@ -21,7 +21,8 @@ namespace {
 
 std::string from_hex(std::string_view hex) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   return out;
 }
 
@@ -92,9 +93,13 @@ BOOST_AUTO_TEST_CASE(crc16_xmodem_check_value) {
 }
 
 BOOST_AUTO_TEST_CASE(base32_rfc4648_vectors) {
-  const std::pair<std::string, std::string> cases[] = {
-      {"", ""}, {"f", "MY"}, {"fo", "MZXQ"}, {"foo", "MZXW6"}, {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"},
-      {"foobar", "MZXW6YTBOI"}};
+  const std::pair<std::string, std::string> cases[] = {{"", ""},
+                                                       {"f", "MY"},
+                                                       {"fo", "MZXQ"},
+                                                       {"foo", "MZXW6"},
+                                                       {"foob", "MZXW6YQ"},
+                                                       {"fooba", "MZXW6YTB"},
+                                                       {"foobar", "MZXW6YTBOI"}};
   for (const auto& [plain, encoded] : cases) {
     BOOST_TEST(d::base32_encode(plain) == encoded);
     std::string back;
@@ -118,7 +123,7 @@ BOOST_AUTO_TEST_CASE(base32_rejects_foreign_characters) {
   BOOST_TEST(!d::base32_decode("MZXW6=", out));
   BOOST_TEST(!d::base32_decode("mzxw6", out));
   BOOST_TEST(!d::base32_decode("MZ XW6", out));
-  BOOST_TEST(!d::base32_decode("MZ1W6", out));  // '1' is not in the alphabet
+  BOOST_TEST(!d::base32_decode("MZ1W6", out));        // '1' is not in the alphabet
   BOOST_TEST(!d::base32_decode("MZXW6YTBOIA", out));  // 11 symbols: no byte count encodes to that
   BOOST_TEST(!d::base32_decode("M", out));
   BOOST_TEST(!d::base32_decode("MZXW6Y", out));
@@ -159,7 +164,8 @@ BOOST_AUTO_TEST_CASE(rfc8032_test_vector_1) {
   const auto secret = from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   const auto expected_public = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
   const auto expected_sig =
-      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24"
+      "655141438e7a100b";
   boost::system::error_code ec;
   auto kp = key_pair::from_seed(seed_from_raw(d::prefix_byte(key_kind::user), secret), ec);
   BOOST_REQUIRE(!ec);
@@ -171,8 +177,10 @@ BOOST_AUTO_TEST_CASE(rfc8032_test_vector_1) {
 }
 
 BOOST_AUTO_TEST_CASE(text_forms_start_with_the_kind_letter) {
-  const std::pair<key_kind, char> kinds[] = {{key_kind::user, 'U'},    {key_kind::account, 'A'},
-                                             {key_kind::server, 'N'},  {key_kind::cluster, 'C'},
+  const std::pair<key_kind, char> kinds[] = {{key_kind::user, 'U'},
+                                             {key_kind::account, 'A'},
+                                             {key_kind::server, 'N'},
+                                             {key_kind::cluster, 'C'},
                                              {key_kind::operator_, 'O'}};
   for (const auto& [kind, letter] : kinds) {
     auto kp = key_pair::generate(kind);

@@ -24,7 +24,9 @@ std::string mutate(std::string s, std::mt19937& rng) {
       case 0:
         if (pos < s.size()) s[pos] = c;
         break;
-      case 1: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
+      case 1:
+        s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), c);
+        break;
       default:
         if (pos < s.size()) s.erase(pos, 1);
         break;
@@ -87,8 +89,10 @@ BOOST_AUTO_TEST_CASE(mutated_signatures_and_keys_do_not_verify) {
 BOOST_AUTO_TEST_CASE(mutated_creds_parse_or_fail_cleanly) {
   std::mt19937 rng(4242);
   const auto seed = key_pair::generate(key_kind::user).seed();
-  const std::string good = "-----BEGIN NATS USER JWT-----\neyJhIjoiYiJ9.eyJjIjoiZCJ9.c2ln\n------END NATS USER JWT------\n\n"
-                           "-----BEGIN USER NKEY SEED-----\n" + seed + "\n------END USER NKEY SEED------\n";
+  const std::string good =
+      "-----BEGIN NATS USER JWT-----\neyJhIjoiYiJ9.eyJjIjoiZCJ9.c2ln\n------END NATS USER JWT------\n\n"
+      "-----BEGIN USER NKEY SEED-----\n" +
+      seed + "\n------END USER NKEY SEED------\n";
   std::string text = good;
   for (int i = 0; i < 20000; ++i) {
     text = (i % 50 == 0) ? good : mutate(text, rng);
