@@ -19,11 +19,12 @@ ws_server_options plain_ws() {
   return w;
 }
 
-ws_server_options secure_ws(const cert_set& certs) {
+ws_server_options secure_ws(const cert_set& certs, bool verify_clients = false) {
   ws_server_options w;
-  w.so.config = "websocket {\n  host: 127.0.0.1\n  port: " + std::to_string(w.ws_port) +
-                "\n  tls {\n    cert_file: \"" + certs.server_cert_file + "\"\n    key_file: \"" +
-                certs.server_key_file + "\"\n  }\n}\n";
+  w.so.config = "websocket {\n  host: 127.0.0.1\n  port: " + std::to_string(w.ws_port) + "\n  tls {\n" +
+                "    cert_file: \"" + certs.server_cert_file + "\"\n" + "    key_file: \"" + certs.server_key_file +
+                "\"\n" + "    ca_file: \"" + certs.ca_file + "\"\n" + (verify_clients ? "    verify: true\n" : "") +
+                "  }\n}\n";
   return w;
 }
 
@@ -106,6 +107,26 @@ BOOST_AUTO_TEST_CASE(wss_with_an_untrusted_certificate_is_a_verify_error) {
     auto r = co_await try_connect(ioc, o);
     BOOST_TEST_MESSAGE("wss, untrusted: " << r.ec.message());
     BOOST_TEST(r.ec.message() == "certificate verify failed: unable to get local issuer certificate");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(wss_with_client_certificates) {
+  temp_certs tc;
+  auto w = secure_ws(tc.certs, /*verify_clients=*/true);
+  nats_server server(w.so);
+  BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    auto o = ws_client(ws_url("wss", "localhost", w.ws_port));
+    o.tls.ca_file = tc.certs.ca_file;
+    auto r = co_await try_connect(ioc, o);  // no client certificate
+    BOOST_TEST_MESSAGE("wss without a client certificate: " << r.ec.message());
+    BOOST_TEST(r.ec);
+
+    o.tls.cert_pem = tc.certs.client_cert_pem;
+    o.tls.key_pem = tc.certs.client_key_pem;
+    connection c(ioc.get_executor(), o);
+    co_await connect_or_throw(c);
+    co_await round_trip(c, "ws.mtls");
   });
 }
 
