@@ -9,6 +9,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <memory>
 
 namespace nats::js {
@@ -195,9 +196,42 @@ void context::list_streams_impl(handler<std::vector<stream_info>> h) {
       ->next();
 }
 
-void context::add_consumer_impl(std::string_view stream, const consumer_config& cfg, consumer_create_action action,
+namespace {
+
+// "2.9.10" → {2, 9, 10}; missing parts are 0.
+std::array<int, 3> parse_version(std::string_view v) {
+  std::array<int, 3> out{0, 0, 0};
+  for (std::size_t i = 0; i < 3 && !v.empty(); ++i) {
+    int n = 0;
+    std::size_t k = 0;
+    while (k < v.size() && v[k] >= '0' && v[k] <= '9') n = n * 10 + (v[k++] - '0');
+    out[i] = n;
+    const auto dot = v.find('.');
+    if (dot == std::string_view::npos) break;
+    v.remove_prefix(dot + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool context::server_at_least(int major, int minor, int patch) const {
+  return parse_version(nc_->server_info().version) >= std::array<int, 3>{major, minor, patch};
+}
+
+void context::add_consumer_impl(std::string_view stream, const consumer_config& cfg_in, consumer_create_action action,
                                 handler<consumer_info> h) {
   if (reject_name(stream, h)) return;
+  consumer_config cfg = cfg_in;
+  // Multi-filter consumers need 2.10; before that one filter still works as filter_subject.
+  if (!cfg.filter_subjects.empty() && !server_at_least(2, 10, 0)) {
+    if (cfg.filter_subjects.size() > 1 || !cfg.filter_subject.empty()) {
+      complete(std::move(h), make_error_code(error::not_supported), consumer_info{});
+      return;
+    }
+    cfg.filter_subject = cfg.filter_subjects.front();
+    cfg.filter_subjects.clear();
+  }
   std::string subject;
   if (!cfg.durable_name.empty()) {
     if (reject_name(cfg.durable_name, h)) return;
@@ -321,6 +355,9 @@ void context::get_msg_impl(std::string_view stream, const get_msg_request& req, 
                          api_error api;
                          ec = json::from_direct_get(m, out, api);
                          if (api) set_last_api_error(std::move(api));
+                       } else if (ec == nats::error::no_responders) {
+                         // Nobody serves direct gets for this name: no such stream (or no allow_direct).
+                         ec = make_error_code(error::stream_not_found);
                        }
                        if (ec) out = {};
                        complete(std::move(h), ec, std::move(out));

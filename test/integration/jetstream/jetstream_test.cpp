@@ -3,6 +3,9 @@
 #define BOOST_TEST_MODULE jetstream_integration
 #include "js_test_util.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
 #include <set>
 
 using namespace nats;
@@ -679,4 +682,89 @@ BOOST_AUTO_TEST_CASE(consume_survives_server_restart) {
         BOOST_TEST(cs.pull_requests() > requests_before);  // the loop asked again after the restart
       },
       std::chrono::seconds(90));
+}
+
+BOOST_AUTO_TEST_CASE(multi_filter_fallback_on_2_9) {
+  nats_server server(js_server());
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    connection c(ioc.get_executor(), client_options(server));
+    co_await connect(c);
+    js::context js(c);
+    BOOST_TEST_REQUIRE(!js.server_at_least(2, 10, 0));  // the Debian server this suite targets
+    BOOST_TEST(js.server_at_least(2, 9, 0));
+    co_await make_stream(js, stream("MF", strs("mf.>")));
+    js::consumer_config one = pull_durable("one");
+    one.filter_subjects = strs("mf.a");
+    auto [e1, i1] = co_await js.async_add_consumer("MF", one, tok);
+    BOOST_TEST(!e1, e1.message());
+    BOOST_TEST(i1.config.filter_subject == "mf.a");  // sent as filter_subject to 2.9
+    js::consumer_config two = pull_durable("two");
+    two.filter_subjects = strs("mf.a", "mf.b");
+    auto [e2, i2] = co_await js.async_add_consumer("MF", two, tok);
+    BOOST_TEST(e2 == js::error::not_supported);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(cancellation) {
+  nats_server server(js_server());
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    connection c(ioc.get_executor(), client_options(server));
+    co_await connect(c);
+    js::context js(c);
+    co_await make_stream(js, stream("X", strs("x.>")));
+    co_await js.async_add_consumer("X", pull_durable("d"), asio::use_awaitable);
+
+    // A long fetch, cancelled: completes once, with operation_aborted, well before `expires`.
+    asio::cancellation_signal sig;
+    int calls = 0;
+    error_code got;
+    js::fetch_options fo;
+    fo.batch = 5;
+    fo.expires = 20s;
+    const auto t0 = std::chrono::steady_clock::now();
+    js::async_fetch(js, "X", "d", fo,
+                    asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, std::vector<message>) {
+                      ++calls;
+                      got = ec;
+                    }));
+    co_await sleep_for(200ms);
+    sig.emit(asio::cancellation_type::terminal);
+    for (int i = 0; i < 100 && calls == 0; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(calls == 1);
+    BOOST_TEST((got == asio::error::operation_aborted));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+
+    // consumer_stream::async_next, cancelled, then still usable.
+    js::consume_options co;
+    co.expires = 5s;
+    js::consumer_stream cs(js, "X", "d", co);
+    BOOST_REQUIRE(!cs.start());
+    asio::cancellation_signal sig2;
+    calls = 0;
+    cs.async_next(asio::bind_cancellation_slot(sig2.slot(), [&](error_code ec, message) {
+      ++calls;
+      got = ec;
+    }));
+    co_await sleep_for(100ms);
+    sig2.emit(asio::cancellation_type::terminal);
+    for (int i = 0; i < 100 && calls == 0; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(calls == 1);
+    BOOST_TEST((got == asio::error::operation_aborted));
+    co_await js.async_publish("x.1", "after", asio::use_awaitable);
+    auto [ec, m] = co_await cs.async_next(tok);
+    BOOST_TEST(!ec);
+    BOOST_TEST(m.payload == "after");
+
+    // An API request, cancelled before the reply can arrive.
+    asio::cancellation_signal sig3;
+    calls = 0;
+    js.async_stream_info("X", asio::bind_cancellation_slot(sig3.slot(), [&](error_code e, js::stream_info) {
+      ++calls;
+      got = e;
+    }));
+    sig3.emit(asio::cancellation_type::terminal);
+    for (int i = 0; i < 100 && calls == 0; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(calls == 1);
+    BOOST_TEST((got == asio::error::operation_aborted));
+  });
 }

@@ -6,6 +6,9 @@
 
 #include <nats/kv/kv.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
 using namespace nats;
 using namespace nats::test;
 
@@ -87,6 +90,11 @@ BOOST_AUTO_TEST_CASE(bucket_lifecycle) {
 
     auto [e10] = co_await kv::async_delete_bucket(js, "config", tok);
     BOOST_TEST(!e10);
+    // A handle bound before the delete now reports bucket_not_found.
+    auto [e10b, r10b] = co_await bound.async_put("a", "2", tok);
+    BOOST_TEST(e10b == kv::error::bucket_not_found);
+    auto [e10c, g10c] = co_await bound.async_get("a", tok);
+    BOOST_TEST(e10c == kv::error::bucket_not_found);
     auto [e11] = co_await kv::async_delete_bucket(js, "config", tok);
     BOOST_TEST(e11 == kv::error::bucket_not_found);
     auto [e12, gone] = co_await kv::async_bind_bucket(js, "config", tok);
@@ -288,6 +296,24 @@ BOOST_AUTO_TEST_CASE(watch_modes) {
     auto [e17, m1] = co_await mw.async_next(tok);
     BOOST_TEST(m1.key == "b.3");
     BOOST_TEST(m1.value.empty());
+
+    // Cancelling a wait completes it once with operation_aborted; the watcher keeps working.
+    asio::cancellation_signal sig;
+    int calls = 0;
+    error_code got;
+    all.async_next(asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, kv::entry) {
+      ++calls;
+      got = ec;
+    }));
+    co_await sleep_for(50ms);
+    sig.emit(asio::cancellation_type::terminal);
+    for (int i = 0; i < 100 && calls == 0; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(calls == 1);
+    BOOST_TEST((got == asio::error::operation_aborted));
+    co_await b.async_put("c.1", "after cancel", asio::use_awaitable);
+    auto [e17b, l6] = co_await all.async_next(tok);
+    BOOST_TEST(!e17b);
+    BOOST_TEST(l6.key == "c.1");
 
     all.stop();
     auto [e18, s1] = co_await all.async_next(tok);

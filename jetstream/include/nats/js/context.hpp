@@ -106,6 +106,8 @@ class context {
   // ---------- consumers ----------
 
   /// Creates (or, on 2.9, creates-or-updates) a consumer; durable when cfg.durable_name is set.
+  /// filter_subjects (2.10+) with one subject falls back to filter_subject on older servers; more than
+  /// one gives error::not_supported there.
   /// `void(error_code, consumer_info)`
   template <class Token>
   auto async_add_consumer(std::string_view stream, const consumer_config& cfg, Token&& token,
@@ -173,6 +175,9 @@ class context {
   template <class T>
   using handler = boost::asio::any_completion_handler<void(boost::system::error_code, T)>;
   using void_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+  /// True when the connected server's version (from INFO) is at least major.minor.patch.
+  bool server_at_least(int major, int minor, int patch) const;
 
   /// Records an API error for last_api_error() (used by kv:: and the pull engine).
   void set_last_api_error(api_error e) { last_api_error_ = std::move(e); }
