@@ -97,6 +97,8 @@ function parseServers(s) {
     .map((x) => (/^[a-z]+:\/\//i.test(x) ? x : `nats://${x}`));
 }
 
+const UNREACHABLE_AFTER_MS = 4000;
+
 // Errors that retrying will not fix: the node shows them until the configuration changes.
 const FATAL = new Set(['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED', 'BAD_SEED',
   'BAD_CREDENTIALS', 'TLS_ERROR', 'TLS_REQUIRED', 'JETSTREAM_UNAVAILABLE', 'DUPLICATE_INSTANCE', 'INVALID_CONFIG',
@@ -112,7 +114,7 @@ function nextStatus(prev, e, config) {
     case 'connected': state = 'connected'; error = null; break;
     case 'disconnected': state = 'disconnected'; error = e.error || null; break;
     case 'reconnecting': state = 'reconnecting'; break;
-    case 'closed': state = 'closed'; break;
+    case 'closed': if (state !== 'failed') state = 'closed'; break; // keep showing why it gave up
     case 'error':
       error = e.error ? Object.assign({ auth: !!e.authError }, e.error) : null;
       if (error && (error.auth || FATAL.has(error.code))) state = 'failed';
@@ -201,8 +203,7 @@ class Cluster extends EventEmitter {
           break;
         }
         case 's':
-          this._status = nextStatus(this._status, ev.value, this.config);
-          this.emit('status', this.status());
+          this._setStatus(nextStatus(this._status, ev.value, this.config));
           break;
         case 'd':
           this.emit('discovery', ev.value);
@@ -213,7 +214,27 @@ class Cluster extends EventEmitter {
     }
   }
 
-  start() { return this._call((id) => this._native.start(id)); }
+  _setStatus(st) {
+    this._status = st;
+    // The first connect retries quietly; after a while say plainly that NATS cannot be reached.
+    clearTimeout(this._connectTimer);
+    if (st.state === 'connecting' && !this._stopped) {
+      this._connectTimer = setTimeout(() => {
+        if (this._status.state !== 'connecting' || this._stopped) return;
+        this._setStatus(Object.assign({}, this._status, {
+          state: 'reconnecting', since: Date.now(),
+          error: { code: 'UNREACHABLE', message: `no NATS server answers at ${this.config.servers.join(', ')}` },
+        }));
+      }, UNREACHABLE_AFTER_MS);
+      if (this._connectTimer.unref) this._connectTimer.unref();
+    }
+    this.emit('status', this.status());
+  }
+
+  start() {
+    this._setStatus(Object.assign({}, this._status, { state: 'connecting' }));
+    return this._call((id) => this._native.start(id));
+  }
 
   /// payload: Buffer or string (sent as is). mode: 'durable' | 'ephemeral'; ttl in seconds.
   publish(subject, payload, opts = {}) {
@@ -223,19 +244,32 @@ class Cluster extends EventEmitter {
     return this._call((id) => this._native.publish(id, String(subject), body, mode, ttl));
   }
 
+  /// Announces a publish subject (discovery shows it) before the first message is sent.
+  registerEndpoint(subject, opts = {}) {
+    const mode = String(opts.mode || 'durable').toLowerCase() === 'ephemeral' ? 'ephemeral' : 'durable';
+    return this._call((id) => this._native.registerEndpoint(id, String(subject), mode, Number(opts.ttl) > 0 ? Number(opts.ttl) : 0));
+  }
+
   /// opts: {key, patterns: [..], start: 'new'|'all'|'last', ack: 'auto'|'none', maxInFlight}.
   /// onMessage(delivery) with {id, subject, relativeSubject, sourceInstance, payload: Buffer, headers,
   /// streamSequence, redelivered}.
   subscribe(opts, onMessage) {
-    const sid = this._native.subscribe({
-      key: String(opts.key || ''),
-      patterns: (opts.patterns || []).map(String),
-      start: opts.start || 'new',
-      ack: opts.ack || 'auto',
-      maxInFlight: Number(opts.maxInFlight) > 0 ? Number(opts.maxInFlight) : 0,
+    let sid;
+    const ready = this._call((id) => {
+      sid = this._native.subscribe(id, {
+        key: String(opts.key || ''),
+        patterns: (opts.patterns || []).map(String),
+        start: opts.start || 'new',
+        ack: opts.ack || 'auto',
+        maxInFlight: Number(opts.maxInFlight) > 0 ? Number(opts.maxInFlight) : 0,
+      });
     });
     const sub = new Subscription(this, sid);
-    this._subs.set(sid, { sub, onMessage });
+    /// Settles when the cluster layer accepted the subscription (rejects on a bad pattern, a duplicate key...).
+    sub.ready = ready;
+    if (sid === undefined) sub.closed = true;
+    else this._subs.set(sid, { sub, onMessage });
+    ready.catch(() => { sub.closed = true; this._subs.delete(sid); });
     return sub;
   }
 
@@ -246,8 +280,13 @@ class Cluster extends EventEmitter {
   stop() {
     if (this._stopped) return this._stopPromise;
     this._stopped = true;
+    clearTimeout(this._connectTimer);
     this._subs.clear();
-    this._stopPromise = this._call((id) => this._native.stop(id)).finally(() => {
+    // Stopping always succeeds from the caller's point of view: a node that never started or already
+    // gave up (e.g. wrong password) has nothing left to stop.
+    this._stopPromise = this._call((id) => this._native.stop(id)).catch((err) => {
+      if (!['NOT_STARTED', 'STOPPED', 'OUTBOX_NOT_DRAINED'].includes(err.code)) this.emit('warning', err);
+    }).finally(() => {
       for (const p of this._pending.values()) {
         const e = new Error('cluster stopped'); e.code = 'STOPPED'; p.reject(e);
       }

@@ -91,6 +91,7 @@ module.exports = function (RED) {
     if (node.cluster) {
       node.cluster.on('status', (st) => node.setClusterStatus(st));
       node.cluster.on('error', (err) => node.error(err));
+      node.cluster.on('warning', (err) => node.warn(err.message));
       node.cluster.start().catch((err) => {
         node.error(RED._('cluster-config.error.start', { message: err.message }));
       });

@@ -22,6 +22,11 @@ module.exports = function (RED) {
         node.status(node.config.statusFor(st, { observerPublish: node.config.isObserver }));
       };
       node.config.register(node);
+      // Announce the subject now, so other instances' editors can suggest it before the first message.
+      if (node.subject && !node.config.isObserver && node.config.cluster && !checkPublishSubject(node.subject)) {
+        node.config.cluster.registerEndpoint(node.subject, { mode: node.mode.toLowerCase(), ttl: node.ttl })
+          .catch((err) => node.debug(`endpoint not registered: ${err.message}`));
+      }
     }
 
     node.on('input', function (msg, send, done) {

@@ -22,7 +22,7 @@ module.exports = function (RED) {
       node.error(RED._('cluster-subscribe.error.pattern', { reason: bad }));
       node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-subscribe.status.bad-pattern') });
     } else {
-      node.onClusterStatus = (st) => node.status(node.config.statusFor(st));
+      node.onClusterStatus = (st) => { if (!node.failed) node.status(node.config.statusFor(st)); };
       node.config.register(node);
       if (node.config.cluster) {
         try {
@@ -47,6 +47,12 @@ module.exports = function (RED) {
             node.send(msg);
             // Handed to the flow: acknowledge so the message is not delivered again.
             if (node.ackMode === 'auto' && node.sub) node.sub.ack(d.id);
+          });
+          node.sub.ready.catch((err) => {
+            node.error(RED._('cluster-subscribe.error.subscribe', { message: err.message }));
+            node.failed = true;
+            node.status({ fill: 'red', shape: 'dot', text: err.message });
+            node.sub = null;
           });
         } catch (err) {
           node.error(RED._('cluster-subscribe.error.subscribe', { message: err.message }));

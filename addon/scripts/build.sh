@@ -28,7 +28,7 @@ rm -rf prebuilds build
 npx --no-install prebuildify --napi --strip
 
 dir="prebuilds/$(node -p 'process.platform + "-" + process.arch')"
-for so in $(ldd build/Release/nats_cluster.node | awk '/simdjson/ {print $3}'); do
+for so in $(ldd "$dir"/*.node | awk '/simdjson/ {print $3}'); do
   cp -L "$so" "$dir/"
 done
 echo "built: $(ls "$dir")"

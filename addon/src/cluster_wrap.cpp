@@ -43,6 +43,7 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                      {
                          InstanceMethod<&cluster_wrap::start>("start"),
                          InstanceMethod<&cluster_wrap::publish>("publish"),
+                         InstanceMethod<&cluster_wrap::register_endpoint>("registerEndpoint"),
                          InstanceMethod<&cluster_wrap::subscribe>("subscribe"),
                          InstanceMethod<&cluster_wrap::ack>("ack"),
                          InstanceMethod<&cluster_wrap::unsubscribe>("unsubscribe"),
@@ -136,6 +137,26 @@ Napi::Value cluster_wrap::publish(const Napi::CallbackInfo& info) {
     } catch (const std::exception& e) {
       s->queue->push(result(id, cl::make_error_code(cl::error::invalid_subject), e.what()));
     }
+  });
+  return info.Env().Undefined();
+}
+
+// registerEndpoint(callId, subject, mode, ttlSeconds): announce a publish subject before the first message.
+Napi::Value cluster_wrap::register_endpoint(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  std::string subject = string_arg(info, 1, "subject");
+  auto mode = cl::delivery_mode::durable;
+  if (info.Length() > 2 && info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "ephemeral") {
+    mode = cl::delivery_mode::ephemeral;
+  }
+  std::chrono::milliseconds ttl{0};
+  if (info.Length() > 3 && info[3].IsNumber() && info[3].As<Napi::Number>().DoubleValue() > 0) {
+    ttl = std::chrono::milliseconds(static_cast<long long>(info[3].As<Napi::Number>().DoubleValue() * 1000.0));
+  }
+  auto s = state_;
+  post([s, id, subject = std::move(subject), mode, ttl] {
+    if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
+    s->node->async_register_endpoint(subject, mode, ttl, [s, id](error_code ec) { s->queue->push(result(id, ec)); });
   });
   return info.Env().Undefined();
 }

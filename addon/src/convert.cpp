@@ -94,7 +94,8 @@ Napi::Error make_error(Napi::Env env, const std::string& code, const std::string
 Napi::Object error_object(Napi::Env env, const error_code& ec, const std::string& detail) {
   Napi::Object o = Napi::Object::New(env);
   std::string msg = ec.message();
-  if (!detail.empty() && detail != msg) msg += ": " + detail;
+  if (!detail.empty() && detail.find(msg) != std::string::npos) msg = detail;  // already says it
+  else if (!detail.empty()) msg += ": " + detail;
   o.Set("code", error_code_name(ec));
   o.Set("message", msg);
   o.Set("category", ec.category().name());

@@ -25,18 +25,19 @@ test.after(async () => {
 test.afterEach(async () => { await helper.unload(); });
 
 const connected = (s) => s.fill === 'green';
+const CONSUMER_SETUP_MS = 1500;
 
 test('a flow in the original plugin format loads and exchanges messages', async () => {
-  const flow = F.originalFlow(server.address);
-  flow.push(F.sink('out'));
-  flow.find((n) => n.id === 'sub0000000000001').wires = [['out']];
+  const flow = F.originalFlow(server.address); // its debug node became a helper node we can listen to
   await helper.load(NODES, flow);
   const pubD = helper.getNode('pub0000000000001');
   const pubE = helper.getNode('pub0000000000002');
   const sub = helper.getNode('sub0000000000001');
-  const out = helper.getNode('out');
+  const out = helper.getNode('dbg0000000000001');
   await waitStatus(sub, connected);
   await waitStatus(pubD, connected);
+  // The durable consumer ("start at new messages") is created right after the connection is up.
+  await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
   const got = collect(out, 2);
   pubD.receive({ payload: { celsius: 21.5 } });
   pubE.receive({ payload: 'open' });
@@ -161,23 +162,41 @@ test('admin endpoints: status, members, discovery, test connection; no secrets',
 
 test('durable messages published while a subscriber was away are delivered in order when it returns', async () => {
   const N = 300;
-  const flowAB = [F.tab, F.config('ca', 'pub-a', server.address), F.publisher('pub', 'ca', 'orders.new'),
-    F.config('cb', 'sub-b', server.address), F.subscriber('sub', 'cb', 'pub-a.orders.>', ['out']), F.sink('out')];
+  const flowA = [F.tab, F.config('ca', 'pub-a', server.address), F.publisher('pub', 'ca', 'orders.new')];
+  const flowAB = flowA.concat([F.config('cb', 'sub-b', server.address), F.subscriber('sub', 'cb', 'pub-a.orders.>', ['out']), F.sink('out')]);
   const creds = { ca: { natsUser: 'nodered', natsPass: 'your_password_here' }, cb: { natsUser: 'nodered', natsPass: 'your_password_here' } };
   await helper.load(NODES, flowAB, creds);
   await waitStatus(helper.getNode('sub'), connected);
-  // Only the publisher side stays: the subscriber instance is "offline".
-  await helper.setFlows(flowAB.filter((n) => !['cb', 'sub', 'out'].includes(n.id)), 'full', creds);
+  await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
+  // Node-RED stops (the subscriber is not deleted, so its consumer stays) and comes back without it.
+  await helper.unload();
+  await helper.load(NODES, flowA, creds);
   const pub = helper.getNode('pub');
   await waitStatus(pub, connected);
-  let completed = 0;
-  for (let i = 0; i < N; i++) pub.receive({ payload: { i }, _msgid: `m${i}` });
+  for (let i = 0; i < N; i++) pub.receive({ payload: { i } });
   await until(() => pub.inFlight === 0, 20000, 'publishes acknowledged');
-  completed = N;
-  // The subscriber instance comes back (same node ids: same durable consumer).
-  await helper.setFlows(flowAB, 'full', creds);
+  assert.equal(callsOf(pub, 'error').length, 0);
+  // The subscriber instance comes back (same node id: same durable consumer).
+  await helper.unload();
+  await helper.load(NODES, flowAB, creds);
   const sub = helper.getNode('sub');
   const sent = await until(() => { const c = callsOf(sub, 'send'); return c.length >= N ? c : null; }, 20000, 'replayed messages');
   assert.deepEqual(sent.map((a) => a[0].payload.i), Array.from({ length: N }, (_, i) => i));
-  assert.equal(completed, N);
+});
+
+test('deleting a subscribe node removes its consumer; redeploying keeps it', async () => {
+  const flow = [F.tab, F.config('cc', 'keeper', server.address), F.subscriber('sk', 'cc', 'x.>', []), F.subscriber('sd', 'cc', 'y.>', [])];
+  const creds = { cc: { natsUser: 'nodered', natsPass: 'your_password_here' } };
+  await helper.load(NODES, flow, creds);
+  await waitStatus(helper.getNode('sk'), connected);
+  await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
+  const consumers = async () => {
+    const r = await require('./support/jsapi').consumerNames(server, 'nodered', 'your_password_here', 'NODERED_CLUSTER');
+    return r.filter((n) => n.startsWith('keeper_'));
+  };
+  assert.deepEqual((await consumers()).sort(), ['keeper_sd', 'keeper_sk']);
+  // modified-nodes deploy without sd: sd is deleted (consumer removed), sk is kept
+  await helper.setFlows(flow.filter((n) => n.id !== 'sd'), 'nodes', creds);
+  await until(async () => (await consumers()).length === 1, 10000, 'consumer removed');
+  assert.deepEqual(await consumers(), ['keeper_sk']);
 });

@@ -6,11 +6,18 @@ const fs = require('fs');
 const FIXTURE = process.env.NRC_FIXTURE || '/work/shared/fixtures/original-plugin-flow.json';
 const LOCAL_FIXTURE = path.join(__dirname, 'original-plugin-flow.json');
 
-/// The original plugin's flow (shared fixture, or our copy), pointed at `address`.
-function originalFlow(address) {
+/// The original plugin's flow (shared fixture, or our copy), pointed at `address`. For the test helper
+/// (which has no core nodes) inject/debug nodes become `helper` nodes; the cluster nodes stay as they are.
+function originalFlow(address, { coreAsHelper = true } = {}) {
   const file = fs.existsSync(FIXTURE) ? FIXTURE : LOCAL_FIXTURE;
   const flow = JSON.parse(fs.readFileSync(file, 'utf8'));
-  for (const n of flow) if (n.type === 'ClusterConfigNode') n.natsAddress = address;
+  for (const n of flow) {
+    if (n.type === 'ClusterConfigNode') n.natsAddress = address;
+    if (coreAsHelper && (n.type === 'inject' || n.type === 'debug')) {
+      for (const k of Object.keys(n)) if (!['id', 'z', 'wires', 'name'].includes(k)) delete n[k];
+      n.type = 'helper';
+    }
+  }
   return flow;
 }
 
