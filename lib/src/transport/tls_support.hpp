@@ -20,6 +20,18 @@ namespace nats::detail {
 /// "certificate verify failed: <OpenSSL's reason>", e.g. "...: self-signed certificate".
 const boost::system::error_category& tls_verify_category() noexcept;
 
+/// Handshake failures we can explain better than OpenSSL's reason string ("nats.tls" category).
+enum class tls_failure {
+  not_tls = 1,                  ///< the peer answered the ClientHello with something that is not TLS
+  client_certificate_rejected,  ///< the server refused our client certificate, or wanted one we did not send
+};
+/// OpenSSL errors that tls_failure explains better become that; anything else is returned as is.
+boost::system::error_code explain_tls_error(boost::system::error_code ec) noexcept;
+const boost::system::error_category& tls_failure_category() noexcept;
+inline boost::system::error_code make_error_code(tls_failure f) noexcept {
+  return {static_cast<int>(f), tls_failure_category()};
+}
+
 /// An SSL context for a client with the given options: trust (CA file / PEM / system store), client
 /// certificate and key, TLS 1.2 minimum. Errors are OpenSSL's (asio.ssl category) or invalid_argument.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const tls_options& tls, boost::system::error_code& ec);
@@ -30,7 +42,8 @@ boost::system::error_code prepare_tls_stream(boost::asio::ssl::stream<boost::asi
                                              const server_url& url, const tls_options& tls);
 
 /// Turns a failed handshake's error into the most telling one: a verification failure becomes a
-/// tls_verify_category() code carrying OpenSSL's verify result.
+/// tls_verify_category() code carrying OpenSSL's verify result; a peer that answers the ClientHello
+/// with something that is not TLS (a plain NATS port's INFO, an HTTP server) becomes tls_failure::not_tls.
 boost::system::error_code describe_handshake_error(boost::system::error_code ec, SSL* ssl);
 
 /// Pieces of a gathered write, copied (descriptors only) into the write operation.

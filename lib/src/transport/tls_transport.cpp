@@ -32,11 +32,28 @@ class verify_category final : public boost::system::error_category {
   }
 };
 
+class failure_category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "nats.tls"; }
+  std::string message(int ev) const override {
+    switch (static_cast<tls_failure>(ev)) {
+      case tls_failure::not_tls:
+        return "TLS handshake failed: the server did not answer with TLS (wrong version number); is TLS enabled on "
+               "that port?";
+      case tls_failure::client_certificate_rejected:
+        return "TLS: the server rejected the client certificate, or requires one and none was configured";
+    }
+    return "TLS handshake failed";
+  }
+};
+
 // A peer that closes the TCP connection without a TLS close_notify is, for NATS, the end of the
 // stream like any other: report it as eof.
+// With TLS 1.3 the server's verdict on our certificate arrives as an alert on the first read, so
+// reads get the same explanations as the handshake.
 struct truncation_is_eof {
   error_code operator()(error_code ec) const noexcept {
-    return ec == ssl::error::stream_truncated ? error_code(asio::error::eof) : ec;
+    return ec == ssl::error::stream_truncated ? error_code(asio::error::eof) : explain_tls_error(ec);
   }
 };
 
@@ -80,6 +97,29 @@ class tls_transport final : public transport {
 };
 
 }  // namespace
+
+error_code explain_tls_error(error_code ec) noexcept {
+  if (ec.category() != asio::error::get_ssl_category()) return ec;
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_WRONG_VERSION_NUMBER:
+      return make_error_code(tls_failure::not_tls);
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      return make_error_code(tls_failure::client_certificate_rejected);
+    default:
+      return ec;
+  }
+}
+
+const boost::system::error_category& tls_failure_category() noexcept {
+  static const failure_category cat;
+  return cat;
+}
 
 const boost::system::error_category& tls_verify_category() noexcept {
   static const verify_category cat;
@@ -167,7 +207,7 @@ error_code describe_handshake_error(error_code ec, SSL* ssl_handle) {
   const long verify = SSL_get_verify_result(ssl_handle);
   if (verify != X509_V_OK) return error_code(static_cast<int>(verify), tls_verify_category());
   if (ec == ssl::error::stream_truncated) return asio::error::eof;  // peer hung up mid-handshake
-  return ec;
+  return explain_tls_error(ec);
 }
 
 void async_upgrade_tls(transport_ptr tcp, const server_url& url, const tls_options& tls, connect_handler handler) {

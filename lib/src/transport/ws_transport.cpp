@@ -29,7 +29,7 @@ struct ws_close_is_eof {
   error_code operator()(error_code ec) const noexcept {
     if (ec == websocket::error::closed) return asio::error::eof;
     if (ec == asio::ssl::error::stream_truncated) return asio::error::eof;
-    return ec;
+    return explain_tls_error(ec);
   }
 };
 
@@ -100,6 +100,7 @@ void start_ws_handshake(std::unique_ptr<Transport> t, const server_url& url, con
   const std::string path = url.path.empty() ? "/" : url.path;
   ws.async_handshake(host_header(url), path, bind([t = std::move(t), h = std::move(handler)](error_code ec) mutable {
                        if (ec) {
+                         ec = explain_tls_error(ec);  // wss: the server may refuse our certificate only now (TLS 1.3)
                          t->close();
                          complete(std::move(h), ec, nullptr);
                          return;

@@ -4,8 +4,6 @@
 #define BOOST_TEST_MODULE security_tls
 #include "security_util.hpp"
 
-#include <boost/asio/ssl/error.hpp>
-
 using namespace nats;
 using namespace nats::test;
 
@@ -176,9 +174,9 @@ BOOST_AUTO_TEST_CASE(mutual_tls_without_a_client_certificate_is_refused) {
     auto r = co_await try_connect(ioc, o);
     BOOST_TEST_MESSAGE("no client certificate: " << r.ec.message());
     // TLS 1.3: the server's alert arrives after the client's side of the handshake, on first read.
-    // nats-server (Go) sends "bad certificate"; OpenSSL servers send "certificate required".
-    BOOST_TEST((r.ec.category() == asio::error::get_ssl_category()));
-    BOOST_TEST((contains(r.ec.message(), "alert bad certificate") || contains(r.ec.message(), "certificate required")));
+    // nats-server (Go) sends "bad certificate", OpenSSL servers "certificate required": both are
+    // explained the same way.
+    BOOST_TEST(contains(r.ec.message(), "the server rejected the client certificate"));
   });
 }
 
@@ -219,7 +217,7 @@ BOOST_AUTO_TEST_CASE(tls_url_to_a_plain_server_fails_cleanly) {
     const auto start = std::chrono::steady_clock::now();
     auto r = co_await try_connect(ioc, o);
     BOOST_TEST_MESSAGE("tls:// to a plain server: " << r.ec.message());
-    BOOST_TEST(r.ec);
+    BOOST_TEST(contains(r.ec.message(), "the server did not answer with TLS"));
     BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
   });
 }
@@ -237,7 +235,7 @@ BOOST_AUTO_TEST_CASE(handshake_first_against_a_2_9_server_fails_promptly) {
     const auto start = std::chrono::steady_clock::now();
     auto r = co_await try_connect(ioc, o);
     BOOST_TEST_MESSAGE("handshake_first vs 2.9.10: " << r.ec.message());
-    BOOST_TEST(r.ec);
+    BOOST_TEST(contains(r.ec.message(), "the server did not answer with TLS"));  // its plain-text INFO
     BOOST_TEST((std::chrono::steady_clock::now() - start < 6s));
   });
 }
