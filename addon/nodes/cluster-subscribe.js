@@ -39,6 +39,7 @@ module.exports = function (RED) {
               cluster: {
                 sourceInstance: d.sourceInstance,
                 relativeSubject: d.relativeSubject,
+                mode: d.mode,
                 streamSequence: d.streamSequence,
                 redelivered: !!d.redelivered,
                 headers: d.headers || {},

@@ -38,7 +38,7 @@ for id in node-a node-b; do
   (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "$work/$tgz" >/dev/null)
   cat > "$dir/settings.js" <<JS
 module.exports = { flowFile: 'flows.json', credentialSecret: false, uiHost: '127.0.0.1',
-  editorTheme: { tours: false, projects: { enabled: false } } };
+  editorTheme: { tours: false, projects: { enabled: false } }, telemetry: { enabled: false } };
 JS
   node -e '
     const [file, id, addr] = process.argv.slice(1);

@@ -50,14 +50,15 @@ test('editor: autocomplete from discovery and Test Connection', { skip: (!CHROMI
     });
     const input = page.locator('#node-input-subjectPattern');
     await input.waitFor({ state: 'visible' });
-    await input.click();
-    await input.type('sensors', { delay: 30 });
+    await input.focus();
+    await page.keyboard.type('sensors', { delay: 30 });
     const items = page.locator('.red-ui-autoComplete-container li, .red-ui-autoComplete-container .red-ui-menu-item, .red-ui-autoComplete-container a');
     await items.first().waitFor({ state: 'visible', timeout: 15000 });
     const texts = await page.locator('.red-ui-autoComplete-container').innerText();
     assert.match(texts, /plant-a\.sensors\.temperature/);
     assert.match(texts, /\*\.sensors\.pressure/);
     fs.mkdirSync(SHOTS, { recursive: true });
+    await page.evaluate(() => $('.red-ui-notification').remove());
     await page.screenshot({ path: path.join(SHOTS, 'autocomplete.png') });
     await page.keyboard.press('Escape');
     await page.evaluate(() => RED.tray.close());
@@ -65,12 +66,11 @@ test('editor: autocomplete from discovery and Test Connection', { skip: (!CHROMI
     // The config node dialog: Test Connection (ok), then an unreachable address.
     await page.evaluate(() => RED.editor.editConfig('', 'ClusterConfigNode', 'cb'));
     await page.locator('#node-config-cluster-test').waitFor({ state: 'visible' });
-    await page.click('#node-config-cluster-test');
+    await page.evaluate(() => $('#node-config-cluster-test').trigger('click'));
     await page.waitForFunction(() => { const c = $('#node-config-cluster-test-result').attr('data-code'); return c && c !== 'running'; }, null, { timeout: 20000 });
     assert.equal(await page.getAttribute('#node-config-cluster-test-result', 'data-code'), 'ok', await page.innerText('#node-config-cluster-test-result'));
     await page.screenshot({ path: path.join(SHOTS, 'test-connection.png') });
-    await page.fill('#node-config-input-natsAddress', '127.0.0.1:1');
-    await page.click('#node-config-cluster-test');
+    await page.evaluate(() => { $('#node-config-input-natsAddress').val('127.0.0.1:1'); $('#node-config-cluster-test').trigger('click'); });
     await page.waitForFunction(() => { const c = $('#node-config-cluster-test-result').attr('data-code'); return c && c !== 'running' && c !== 'ok'; }, null, { timeout: 20000 });
     assert.equal(await page.getAttribute('#node-config-cluster-test-result', 'data-code'), 'unreachable');
   } finally {

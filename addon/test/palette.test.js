@@ -23,11 +23,12 @@ test('npm pack → npm install without a compiler → original flow runs', { ski
   assert.match(listing, /package\/prebuilds\/linux-x64\/.*\.node/);
   assert.doesNotMatch(listing, /node_modules\//);
 
-  // PATH with node and npm only: no cc, c++, make or python, so a source build could not happen.
+  // PATH with node, npm and sh only: no cc, c++, make or python, so a source build could not happen.
   const bin = path.join(work, 'bin');
   fs.mkdirSync(bin);
   const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh')); // npm runs install scripts through sh
   fs.writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
   for (const tool of ['cc', 'gcc', 'g++', 'c++', 'make', 'python3']) {
     assert.throws(() => execFileSync('sh', ['-c', `command -v ${tool}`], { env: { PATH: bin } }));

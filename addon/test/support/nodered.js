@@ -45,6 +45,7 @@ async function startNodeRed(opts = {}) {
   uiHost: '127.0.0.1',
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { tours: false, projects: { enabled: false } },
+  telemetry: { enabled: false },  // no update-notification prompt in the editor
   functionExternalModules: true, // the recorder function node uses fs/path
   externalModules: { palette: { allowInstall: true } },
 };\n`);
@@ -79,7 +80,7 @@ async function startNodeRed(opts = {}) {
     async stop(signal = 'SIGINT', timeoutMs = 20000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return exited;
       process.kill(proc.pid, signal);
-      const t = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch (_) { /* gone */ } }, timeoutMs);
+      const t = setTimeout(() => { red.killed = true; try { process.kill(proc.pid, 'SIGKILL'); } catch (_) { /* gone */ } }, timeoutMs);
       const r = await exited;
       clearTimeout(t);
       return r;
