@@ -3,6 +3,7 @@
 // an ordered push consumer (flow control + heartbeats, re-created on gaps).
 #include <nats/kv/kv.hpp>
 
+#include <nats/error.hpp>
 #include <nats/js/metadata.hpp>
 #include <nats/js/stream.hpp>
 
@@ -93,21 +94,28 @@ namespace {
 
 /// The latest stored entry of a key, markers included (`raw`), or a revision.
 void get_raw(js::context& js, const bucket_status& st, std::string key, std::uint64_t revision,
-             asio::any_completion_handler<void(error_code, entry)> h) {
+             asio::any_completion_handler<void(error_code, entry)> h, bool direct_allowed = true) {
   js::get_msg_request req;
   if (revision) {
     req.seq = revision;
   } else {
     req.last_by_subject = key_subject(st.bucket, key);
   }
-  auto on_msg = [bucket = st.bucket, key, revision, h = std::move(h)](error_code ec, js::stored_msg m) mutable {
+  const bool direct = st.allow_direct && direct_allowed;
+  auto on_msg = [&js, st, direct, key, revision, h = std::move(h)](error_code ec, js::stored_msg m) mutable {
+    if (direct && ec == nats::error::timeout) {
+      // Nobody answered the direct get (2.9 keeps answering-nobody subscriptions of a deleted stream):
+      // ask the API, which knows whether the stream exists.
+      return get_raw(js, st, std::move(key), revision, std::move(h), false);
+    }
+    const auto& bucket = st.bucket;
     if (ec == js::error::no_message_found) return complete(std::move(h), make_error_code(error::key_not_found), entry{});
     if (ec) return complete(std::move(h), map_stream_error(ec), entry{});
     auto e = entry_from(bucket, m);
     if (!e || e->key != key) return complete(std::move(h), make_error_code(error::key_not_found), entry{});
     complete(std::move(h), error_code{}, std::move(*e));
   };
-  if (st.allow_direct) {
+  if (direct) {
     js.async_direct_get(st.stream_name, req, std::move(on_msg));
   } else {
     js.async_get_msg(st.stream_name, req, std::move(on_msg));

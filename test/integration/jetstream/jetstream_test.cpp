@@ -768,3 +768,40 @@ BOOST_AUTO_TEST_CASE(cancellation) {
     BOOST_TEST((got == asio::error::operation_aborted));
   });
 }
+
+BOOST_AUTO_TEST_CASE(consume_detects_missing_heartbeats) {
+  nats_server server(js_server());
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    connection c(ioc.get_executor(), client_options(server));
+    co_await connect(c);
+    js::context js(c);
+    co_await make_stream(js, stream("HB", strs("hb.>")));
+    co_await js.async_add_consumer("HB", pull_durable("d"), asio::use_awaitable);
+    js::consume_options co;
+    co.batch = 10;
+    co.expires = 10s;
+    co.idle_heartbeat = 300ms;
+    js::consumer_stream cs(js, "HB", "d", co);
+    BOOST_REQUIRE(!cs.start());
+    // Heartbeats arrive while idle: waiting 1.5 s is not a miss.
+    asio::cancellation_signal sig;
+    bool done = false;
+    cs.async_next(asio::bind_cancellation_slot(sig.slot(), [&](error_code, message) { done = true; }));
+    co_await sleep_for(1500ms);
+    BOOST_TEST(!done);
+    BOOST_TEST(cs.missed_heartbeats() == 0u);
+    // The server stops answering (SIGSTOP) for longer than two heartbeat intervals: detected.
+    server.pause();
+    co_await sleep_for(1500ms);
+    server.resume();
+    BOOST_TEST(cs.missed_heartbeats() >= 1u);
+    sig.emit(asio::cancellation_type::terminal);
+    for (int i = 0; i < 100 && !done; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(done);
+    // And it still delivers.
+    co_await js.async_publish("hb.1", "x", asio::use_awaitable);
+    auto [ec, m] = co_await cs.async_next(tok);
+    BOOST_TEST(!ec, ec.message());
+    BOOST_TEST(m.payload == "x");
+  });
+}

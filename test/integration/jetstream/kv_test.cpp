@@ -404,3 +404,25 @@ BOOST_AUTO_TEST_CASE(watch_across_server_restart_misses_no_revision) {
       },
       std::chrono::seconds(90));
 }
+
+BOOST_AUTO_TEST_CASE(ttl_expires_values) {
+  nats_server server(js_server());
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    connection c(ioc.get_executor(), client_options(server));
+    co_await connect(c);
+    js::context js(c);
+    kv::bucket_config cfg;
+    cfg.bucket = "ttl";
+    cfg.ttl = 1s;
+    auto [e1, b] = co_await kv::async_create_bucket(js, cfg, tok);
+    BOOST_REQUIRE(!e1);
+    BOOST_TEST((b.cached_status().ttl == 1s));
+    BOOST_TEST((b.cached_status().info.config.duplicate_window == 1s));  // follows a TTL below 2 min
+    co_await b.async_put("k", "v", asio::use_awaitable);
+    auto [e2, g2] = co_await b.async_get("k", tok);
+    BOOST_TEST(!e2);
+    co_await sleep_for(2s);
+    auto [e3, g3] = co_await b.async_get("k", tok);
+    BOOST_TEST(e3 == kv::error::key_not_found);
+  });
+}
