@@ -48,13 +48,19 @@ if (!opt.build) {
 // its send-asap mode for latency (with defaults its flusher thread waits ~1 ms before writing, which
 // would make every client look fast; that row is still shown).
 const WORKLOADS = [
-  { id: "pub", title: "publish 2M x 16 B + flush", count: 2_000_000, size: 16, kind: "rate", ref: "c",
+  { id: "pub", title: "publish {n} x 16 B + flush", count: 2_000_000, size: 16, kind: "rate", ref: "c",
     clients: ["ours", "c", "nats.js"] },
-  { id: "pubsub", title: "pub/sub 1M x 128 B received", count: 1_000_000, size: 128, kind: "rate", ref: "c",
+  { id: "pubsub", title: "pub/sub {n} x 128 B received", count: 1_000_000, size: 128, kind: "rate", ref: "c",
     clients: ["ours", "c", "nats.js"] },
-  { id: "rr", title: "request/reply 20k x 64 B sequential", count: 20_000, size: 64, kind: "latency", ref: "c-asap",
+  { id: "rr", title: "request/reply {n} x 64 B sequential", count: 20_000, size: 64, kind: "latency", ref: "c-asap",
     clients: ["ours", "c-asap", "c", "nats.js"] },
 ].filter((w) => !opt.only || opt.only.includes(w.id));
+// Titles show the message count actually run (--scale changes it).
+for (const w of WORKLOADS) {
+  const n = Math.max(1, Math.round(w.count * opt.scale));
+  const short = n >= 1e6 && n % 1e5 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 100 === 0 ? `${n / 1e3}k` : String(n);
+  w.title = w.title.replace("{n}", short);
+}
 
 const progOurs = path.join(opt.build, "bench", "bench_ours");
 const progC = path.join(opt.build, "bench", "bench_cnats");
