@@ -16,19 +16,19 @@ const PKG = path.join(__dirname, '..');
 function flowA(address, mode) {
   return [
     { id: 'ta', type: 'tab', label: 'A' },
-    { id: 'ca', type: 'ClusterConfigNode', instanceId: 'bench-a', zkRootPath: '/bench', natsAddress: address, role: 'Member' },
+    { id: 'ca', type: 'ClusterConfigNode', instanceId: 'bench-a', zkRootPath: '/bench', natsAddress: address, role: 'Member', outboxLimit: 1000000 },
     { id: 'in', type: 'http in', z: 'ta', url: '/go', method: 'post', wires: [['fn', 'res']] },
     { id: 'fn', type: 'function', z: 'ta', outputs: 1,
       func: 'const n = msg.payload.count; for (let i = 0; i < n; i++) node.send({payload: {i, t: Date.now()}}); return null;', wires: [['p']] },
     { id: 'res', type: 'http response', z: 'ta', statusCode: '200', wires: [] },
-    { id: 'p', type: 'ClusterPublishNode', z: 'ta', clusterConfig: 'ca', subject: 'bench.data', mode, ttl: 60, wires: [] },
+    { id: 'p', type: 'ClusterPublishNode', z: 'ta', clusterConfig: 'ca', subject: `bench.${mode.toLowerCase()}`, mode, ttl: 60, wires: [] },
   ];
 }
-function flowB(address, n) {
+function flowB(address, n, mode) {
   return [
     { id: 'tb', type: 'tab', label: 'B' },
     { id: 'cb', type: 'ClusterConfigNode', instanceId: 'bench-b', zkRootPath: '/bench', natsAddress: address, role: 'Member' },
-    { id: 's', type: 'ClusterSubscribeNode', z: 'tb', clusterConfig: 'cb', subjectPattern: 'bench-a.bench.>', start: 'new', ackMode: 'auto', wires: [['rec']] },
+    { id: `s-${mode}`, type: 'ClusterSubscribeNode', z: 'tb', clusterConfig: 'cb', subjectPattern: `bench-a.bench.${mode}`, start: 'new', ackMode: 'auto', wires: [['rec']] },
     { id: 'rec', type: 'function', z: 'tb', outputs: 0, libs: [{ var: 'fs', module: 'fs' }, { var: 'path', module: 'path' }],
       func: `const st = context.get('st') || {n: 0, lat: [], inOrder: true, last: -1, first: 0};
 const now = Date.now();
@@ -46,15 +46,17 @@ const pct = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
 
 (async () => {
   const server = await startServer();
-  const A = await startNodeRed({ packageDir: PKG });
-  const B = await startNodeRed({ packageDir: PKG });
+  // BENCH_PROFILE=<dir>: V8 CPU profiles of both Node-RED processes.
+  const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const A = await startNodeRed({ packageDir: PKG, nodeArgs });
+  const B = await startNodeRed({ packageDir: PKG, nodeArgs });
   const rows = [];
   try {
     for (const mode of MODES) {
       const m = mode === 'ephemeral' ? 'Ephemeral' : 'Durable';
       const out = path.join(B.userDir, 'bench.json');
       fs.rmSync(out, { force: true });
-      await B.deploy(flowB(server.address, N));
+      await B.deploy(flowB(server.address, N, m.toLowerCase()));
       await A.deploy(flowA(server.address, m));
       for (let i = 0; i < 100; i++) { // both connected
         const a = (await A.request('GET', '/cluster/status/ca')).json; const b = (await B.request('GET', '/cluster/status/cb')).json;

@@ -143,7 +143,7 @@ class Subscription {
   }
   ack(deliveryId) {
     if (this.closed || this._cluster._stopped) return;
-    this._cluster._native.ack(this.id, deliveryId);
+    this._cluster._queueAck(deliveryId);
   }
   close(opts = {}) {
     if (this.closed) return Promise.resolve();
@@ -237,11 +237,43 @@ class Cluster extends EventEmitter {
   }
 
   /// payload: Buffer or string (sent as is). mode: 'durable' | 'ephemeral'; ttl in seconds.
+  /// Publishes made in one turn of the event loop cross to the io thread together, in order.
   publish(subject, payload, opts = {}) {
     const mode = String(opts.mode || 'durable').toLowerCase() === 'ephemeral' ? 'ephemeral' : 'durable';
     const ttl = Number(opts.ttl) > 0 ? Number(opts.ttl) : 0;
     const body = Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload == null ? '' : payload));
-    return this._call((id) => this._native.publish(id, String(subject), body, mode, ttl));
+    return this._call((id) => {
+      const b = this._pubBatch || (this._pubBatch = { ids: [], subjects: [], payloads: [], modes: [], ttls: [] });
+      b.ids.push(id); b.subjects.push(String(subject)); b.payloads.push(body); b.modes.push(mode); b.ttls.push(ttl);
+      this._scheduleFlush();
+    });
+  }
+
+  _queueAck(deliveryId) {
+    (this._ackBatch || (this._ackBatch = [])).push(deliveryId);
+    this._scheduleFlush();
+  }
+
+  _scheduleFlush() {
+    if (this._flushScheduled) return;
+    this._flushScheduled = true;
+    setImmediate(() => this._flush());
+  }
+
+  _flush() {
+    this._flushScheduled = false;
+    const b = this._pubBatch; this._pubBatch = null;
+    const a = this._ackBatch; this._ackBatch = null;
+    if (this._stopped && !this._native) return;
+    try {
+      if (b) this._native.publishBatch(b.ids, b.subjects, b.payloads, b.modes, b.ttls);
+    } catch (err) {
+      for (const id of b.ids) {
+        const p = this._pending.get(id);
+        if (p) { this._pending.delete(id); p.reject(makeError(err)); }
+      }
+    }
+    if (a) this._native.ackBatch(a);
   }
 
   /// Announces a publish subject (discovery shows it) before the first message is sent.
@@ -284,6 +316,7 @@ class Cluster extends EventEmitter {
     this._subs.clear();
     // Stopping always succeeds from the caller's point of view: a node that never started or already
     // gave up (e.g. wrong password) has nothing left to stop.
+    this._flush();
     this._stopPromise = this._call((id) => this._native.stop(id)).catch((err) => {
       if (!['NOT_STARTED', 'STOPPED', 'OUTBOX_NOT_DRAINED'].includes(err.code)) this.emit('warning', err);
     }).finally(() => {

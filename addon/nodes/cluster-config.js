@@ -70,6 +70,7 @@ module.exports = function (RED) {
       name: `node-red ${node.instanceId}`,
       auth: secretsOf(n, creds),
       tls: tlsOf(n.tls, n.useTls),
+      outboxMessages: Number(n.outboxLimit) > 0 ? Number(n.outboxLimit) : 0,
     };
 
     node.setClusterStatus = function (st) {

@@ -43,6 +43,8 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                      {
                          InstanceMethod<&cluster_wrap::start>("start"),
                          InstanceMethod<&cluster_wrap::publish>("publish"),
+                         InstanceMethod<&cluster_wrap::publish_batch>("publishBatch"),
+                         InstanceMethod<&cluster_wrap::ack_batch>("ackBatch"),
                          InstanceMethod<&cluster_wrap::register_endpoint>("registerEndpoint"),
                          InstanceMethod<&cluster_wrap::subscribe>("subscribe"),
                          InstanceMethod<&cluster_wrap::ack>("ack"),
@@ -157,6 +159,78 @@ Napi::Value cluster_wrap::register_endpoint(const Napi::CallbackInfo& info) {
   post([s, id, subject = std::move(subject), mode, ttl] {
     if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
     s->node->async_register_endpoint(subject, mode, ttl, [s, id](error_code ec) { s->queue->push(result(id, ec)); });
+  });
+  return info.Env().Undefined();
+}
+
+// publishBatch(callIds[], subjects[], payloads[], modes[], ttls[]): many publishes, one trip to the io
+// thread (a burst from a flow costs one wake-up, not one per message). Order is kept.
+Napi::Value cluster_wrap::publish_batch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() ||
+      !info[4].IsArray()) {
+    throw make_error(env, "INVALID_ARGUMENT", "publishBatch(ids, subjects, payloads, modes, ttls)");
+  }
+  auto ids = info[0].As<Napi::Array>();
+  auto subjects = info[1].As<Napi::Array>();
+  auto payloads = info[2].As<Napi::Array>();
+  auto modes = info[3].As<Napi::Array>();
+  auto ttls = info[4].As<Napi::Array>();
+  struct item {
+    std::uint64_t id;
+    std::string subject;
+    std::string payload;
+    cl::publish_options opts;
+  };
+  auto batch = std::make_shared<std::vector<item>>();
+  const std::uint32_t n = ids.Length();
+  batch->reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    item it;
+    it.id = static_cast<std::uint64_t>(ids.Get(i).As<Napi::Number>().DoubleValue());
+    Napi::Value sv = subjects.Get(i);
+    Napi::Value pv = payloads.Get(i);
+    if (!sv.IsString() || !pv.IsBuffer()) throw make_error(env, "INVALID_ARGUMENT", "subject string and payload Buffer expected");
+    it.subject = sv.As<Napi::String>().Utf8Value();
+    auto buf = pv.As<Napi::Buffer<char>>();
+    it.payload.assign(buf.Data(), buf.Length());
+    Napi::Value mv = modes.Get(i);
+    if (mv.IsString() && mv.As<Napi::String>().Utf8Value() == "ephemeral") it.opts.mode = cl::delivery_mode::ephemeral;
+    Napi::Value tv = ttls.Get(i);
+    if (tv.IsNumber() && tv.As<Napi::Number>().DoubleValue() > 0) {
+      it.opts.ttl = std::chrono::milliseconds(static_cast<long long>(tv.As<Napi::Number>().DoubleValue() * 1000.0));
+    }
+    batch->push_back(std::move(it));
+  }
+  auto s = state_;
+  post([s, batch] {
+    for (auto& it : *batch) {
+      if (!s->node || s->stopping) {
+        s->queue->push(result(it.id, cl::make_error_code(cl::error::stopped)));
+        continue;
+      }
+      try {
+        const auto id = it.id;
+        s->node->async_publish(it.subject, it.payload, it.opts, [s, id](error_code ec) { s->queue->push(result(id, ec)); });
+      } catch (const std::exception& e) {
+        s->queue->push(result(it.id, cl::make_error_code(cl::error::invalid_subject), e.what()));
+      }
+    }
+  });
+  return env.Undefined();
+}
+
+// ackBatch(deliveryIds[])
+Napi::Value cluster_wrap::ack_batch(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArray()) throw make_error(info.Env(), "INVALID_ARGUMENT", "ackBatch(ids)");
+  auto a = info[0].As<Napi::Array>();
+  std::vector<std::uint64_t> ids;
+  ids.reserve(a.Length());
+  for (std::uint32_t i = 0; i < a.Length(); ++i) ids.push_back(static_cast<std::uint64_t>(a.Get(i).As<Napi::Number>().DoubleValue()));
+  auto s = state_;
+  post([s, ids = std::move(ids)] {
+    if (!s->node) return;
+    for (auto id : ids) (void)s->node->ack(id);
   });
   return info.Env().Undefined();
 }

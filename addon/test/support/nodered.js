@@ -57,7 +57,7 @@ async function startNodeRed(opts = {}) {
       fs.symlinkSync(opts.packageDir, dest, 'dir');
     }
   }
-  const proc = spawn(opts.nodeBin || process.execPath, [RED_JS, '-u', userDir, '-p', String(port)], {
+  const proc = spawn(opts.nodeBin || process.execPath, [...(opts.nodeArgs || []), RED_JS, '-u', userDir, '-p', String(port)], {
     env: Object.assign({}, process.env, { NRC_USER_DIR: userDir }, opts.env || {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
