@@ -5,6 +5,7 @@
 #include <nats/protocol/subject.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -264,6 +265,8 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
       error_code ignore;
       s->connecting_socket_->close(ignore);
     }
+    // TLS and WebSocket handshakes own their socket: stop them through their cancellation slot.
+    s->handshake_cancel_.emit(asio::cancellation_type::terminal);
   });
   struct cancel_watchdog {
     connection_impl* c;
@@ -299,7 +302,7 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
     connecting_socket_ = nullptr;
     auto [wec, t] = co_await async_transport_op(
         [&](connect_handler h) { async_websocket_handshake(std::move(socket), url, opts_.tls, std::move(h)); },
-        asio::as_tuple(asio::use_awaitable));
+        asio::bind_cancellation_slot(handshake_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
     if (wec || closed_) co_return fail(wec ? wec : error_code(error::connection_closed));
     transport_ = std::move(t);
   } else {
@@ -308,7 +311,7 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
     if (opts_.tls.handshake_first && (url.is_tls() || opts_.tls.enabled)) {
       auto [tec, t] = co_await async_transport_op(
           [&](connect_handler h) { async_upgrade_tls(std::move(transport_), url, opts_.tls, std::move(h)); },
-          asio::as_tuple(asio::use_awaitable));
+          asio::bind_cancellation_slot(handshake_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
       if (tec || closed_) co_return fail(tec ? tec : error_code(error::connection_closed));
       transport_ = std::move(t);
     }
@@ -343,7 +346,7 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
     if (url.is_websocket()) co_return fail(error::tls_required);  // ws:// to a wss-only server
     auto [tec, t] = co_await async_transport_op(
         [&](connect_handler h) { async_upgrade_tls(std::move(transport_), url, opts_.tls, std::move(h)); },
-        asio::as_tuple(asio::use_awaitable));
+        asio::bind_cancellation_slot(handshake_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
     if (tec || closed_) co_return fail(tec ? tec : error_code(error::connection_closed));
     transport_ = std::move(t);
   }
@@ -1031,6 +1034,7 @@ void connection_impl::close(error_code why) {
     error_code ignore;
     connecting_socket_->close(ignore);
   }
+  handshake_cancel_.emit(asio::cancellation_type::terminal);
   if (ping_timer_) ping_timer_->cancel();
   if (wait_timer_) wait_timer_->cancel();
   if (drain_timer_) drain_timer_->cancel();

@@ -152,6 +152,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::size_t pings_in_pending_ = 0;  // PINGs in pending_ not yet handed to a write
   std::uint64_t next_pong_id_ = 0;
   asio::ip::tcp::socket* connecting_socket_ = nullptr;
+  asio::cancellation_signal handshake_cancel_;  // stops a TLS/WebSocket handshake (timeout, close)
   std::unique_ptr<asio::steady_timer> ping_timer_;
   std::unique_ptr<asio::steady_timer> wait_timer_;
 

@@ -5,6 +5,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 
+#include <boost/asio/ip/tcp.hpp>
+
+#include <functional>
 #include <map>
 
 using namespace nats;
@@ -302,5 +305,51 @@ BOOST_AUTO_TEST_CASE(lame_duck_mode_is_reported) {
     server.lame_duck();
     BOOST_REQUIRE(co_await wait_until([&] { return log.count(event_kind::lame_duck) == 1u; }, 10s));
     BOOST_TEST(log.last(event_kind::lame_duck)->ec == error::lame_duck);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(connect_timeout_stops_stalled_handshakes) {
+  // A peer that accepts TCP and then says nothing: the INFO wait, the WebSocket upgrade and a
+  // TLS-first handshake must all end with connect_timeout, and close() must stop them too.
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    std::vector<asio::ip::tcp::socket> held;
+    std::function<void()> accept_next = [&] {
+      acceptor.async_accept([&](error_code ec, asio::ip::tcp::socket s) {
+        if (ec) return;
+        held.push_back(std::move(s));
+        accept_next();
+      });
+    };
+    accept_next();
+    const auto port = std::to_string(acceptor.local_endpoint().port());
+    for (std::string url : {"nats://127.0.0.1:" + port, "ws://127.0.0.1:" + port, "tls://127.0.0.1:" + port}) {
+      options o;
+      o.servers = {url};
+      o.connect_timeout = 300ms;
+      o.tls.handshake_first = true;
+      connection c(ioc.get_executor(), o);
+      auto t0 = std::chrono::steady_clock::now();
+      auto [ec] = co_await c.async_connect(asio::as_tuple(asio::use_awaitable));
+      BOOST_TEST(ec == error::connect_timeout, url << ": " << ec.message());
+      BOOST_TEST((std::chrono::steady_clock::now() - t0) < 2s, url);
+    }
+    // close() during a stalled WebSocket handshake returns promptly and completes the connect.
+    options o;
+    o.servers = {"ws://127.0.0.1:" + port};
+    o.connect_timeout = 30s;
+    connection c(ioc.get_executor(), o);
+    bool done = false;
+    error_code result;
+    c.async_connect([&](error_code ec) {
+      done = true;
+      result = ec;
+    });
+    co_await sleep_for(200ms);
+    BOOST_TEST(!done);
+    c.close();
+    BOOST_REQUIRE(co_await wait_until([&] { return done; }, 2s));
+    BOOST_TEST(result == error::connection_closed);
+    acceptor.close();
   });
 }
