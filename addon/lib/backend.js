@@ -273,7 +273,9 @@ class Cluster extends EventEmitter {
         if (p) { this._pending.delete(id); p.reject(makeError(err)); }
       }
     }
-    if (a) this._native.ackBatch(a);
+    if (a) {
+      try { this._native.ackBatch(a); } catch (err) { this.emit('warning', makeError(err)); }
+    }
   }
 
   /// Announces a publish subject (discovery shows it) before the first message is sent.

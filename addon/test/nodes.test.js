@@ -89,14 +89,16 @@ test('bad input gives a clear error on the node, never a crash', async () => {
   pub.receive({ topic: 'wild.*', payload: 1 });
   pub2.receive({ payload: circular });
   pub2.receive({ payload: 5n });
+  pub2.receive({ payload: 'x'.repeat(2 * 1024 * 1024) });  // above the server's max_payload (1 MB)
   const errors = await until(() => {
     const e = callsOf(pub, 'error').concat(callsOf(pub2, 'error'));
-    return e.length >= 5 ? e : null;
-  }, 5000, 'five errors');
+    return e.length >= 6 ? e : null;
+  }, 10000, 'six errors');
   const texts = errors.map((a) => String(a[0] && a[0].message ? a[0].message : a[0]));
   assert.ok(texts.some((t) => /subject is empty|cluster-publish.error.subject/.test(t)), texts.join('\n'));
   assert.ok(texts.some((t) => /circular/i.test(t)), texts.join('\n'));
   assert.ok(texts.some((t) => /BigInt/i.test(t)), texts.join('\n'));
+  assert.ok(errors.some((a) => a[0] && a[0].code === 'PAYLOAD_TOO_LARGE'), texts.join('\n'));
   // the message travels with the error, so a Catch node gets it
   assert.ok(errors.every((a) => a[1] && typeof a[1] === 'object'));
 });
@@ -154,8 +156,11 @@ test('admin endpoints: status, members, discovery, test connection; no secrets',
   const gone = await helper.request().post('/cluster/testconnection')
     .send({ natsAddress: '127.0.0.1:1', timeout: 1500 }).expect(200);
   assert.equal(gone.body.code, 'unreachable', JSON.stringify(gone.body));
+  const tls = await helper.request().post('/cluster/testconnection')
+    .send({ natsAddress: `tls://${server.address}`, timeout: 3000 }).expect(200);
+  assert.equal(tls.body.code, 'tls', JSON.stringify(tls.body));
 
-  for (const r of [st, members, disc, ok, bad, gone]) {
+  for (const r of [st, members, disc, ok, bad, gone, tls]) {
     assert.ok(!JSON.stringify(r.body).includes('your_password_here'), 'no secret in admin responses');
   }
 });
@@ -199,4 +204,44 @@ test('deleting a subscribe node removes its consumer; redeploying keeps it', asy
   await helper.setFlows(flow.filter((n) => n.id !== 'sd'), 'nodes', creds);
   await until(async () => (await consumers()).length === 1, 10000, 'consumer removed');
   assert.deepEqual(await consumers(), ['keeper_sk']);
+});
+
+test('redeploys (full, flows, nodes) are quick and keep working', async () => {
+  const flow = [F.tab, F.config('cr', 'redeploy', server.address), F.publisher('pr', 'cr', 'r.x'),
+    F.subscriber('sr', 'cr', 'redeploy.r.>', ['outr']), F.sink('outr')];
+  const creds = { cr: { natsUser: 'nodered', natsPass: 'your_password_here' } };
+  await helper.load(NODES, flow, creds);
+  for (const type of ['full', 'flows', 'nodes']) {
+    const changed = flow.map((n) => (n.id === 'pr' ? Object.assign({}, n, { name: `after ${type}` }) : n));
+    const t0 = Date.now();
+    await helper.setFlows(type === 'full' ? flow : changed, type, creds);
+    assert.ok(Date.now() - t0 < 8000, `${type} deploy took ${Date.now() - t0} ms`);
+  }
+  await waitStatus(helper.getNode('sr'), connected);
+  await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
+  const got = collect(helper.getNode('outr'), 1);
+  helper.getNode('pr').receive({ payload: 'still works' });
+  assert.equal((await got)[0].payload, 'still works');
+});
+
+test('NATS down while publishing: messages wait in the outbox (shown on the status) and arrive after', async () => {
+  const N = 50;
+  const flow = [F.tab, F.config('co', 'outbox', server.address), F.publisher('po', 'co', 'o.x'),
+    F.subscriber('so', 'co', 'outbox.o.>', ['outo']), F.sink('outo')]; // wired: Node-RED skips send() spies on unwired nodes
+  const creds = { co: { natsUser: 'nodered', natsPass: 'your_password_here' } };
+  await helper.load(NODES, flow, creds);
+  const po = helper.getNode('po');
+  await waitStatus(helper.getNode('so'), connected);
+  await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
+  const { port, storeDir } = server;
+  await server.stop('SIGKILL');
+  await waitStatus(po, (s) => s.fill === 'red', 15000);
+  for (let i = 0; i < N; i++) po.receive({ payload: { i } });
+  const waiting = await waitStatus(po, (s) => /waiting/.test(s.text), 5000);
+  assert.match(waiting.text, /NATS unreachable.*\d+ messages? waiting/);
+  server = await startServer({ port, storeDir, user: 'nodered', password: 'your_password_here' });
+  const so = helper.getNode('so');
+  const sent = await until(() => { const c = callsOf(so, 'send'); return c.length >= N ? c : null; }, 30000, 'messages after NATS came back');
+  assert.deepEqual(sent.map((a) => a[0].payload.i), Array.from({ length: N }, (_, i) => i));
+  await waitStatus(po, (s) => s.fill === 'green' && s.shape === 'dot', 15000);
 });

@@ -51,6 +51,7 @@ test('npm pack → npm install without a compiler → original flow runs', { ski
     fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow));
     red = await startNodeRed({ userDir });
     await until(async () => (await red.request('GET', '/cluster/status/c0nf000000000001')).json?.connected, 20000, 'connected');
+    await new Promise((r) => setTimeout(r, 1500)); // the durable consumer is created just after connecting
     await red.request('POST', '/inject/1nj0000000000001');
     await red.request('POST', '/inject/1nj0000000000002');
     const got = await until(() => { const r = red.received(); return r.length >= 2 ? r : null; }, 15000, 'two messages');
