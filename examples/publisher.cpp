@@ -2,9 +2,8 @@
 // Usage: example_publisher [url] [subject] [count]
 #include <nats/nats.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
+#include "run_example.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 
 #include <iostream>
@@ -27,20 +26,11 @@ asio::awaitable<void> publish(std::string url, std::string subject, int count) {
   std::cout << "published " << count << " messages to " << subject << "\n";
 }
 
-int main(int argc, char** argv) {
+asio::awaitable<void> main_coroutine(int argc, char** argv) {
   std::string url = argc > 1 ? argv[1] : "nats://127.0.0.1:4222";
   std::string subject = argc > 2 ? argv[2] : "demo.greetings";
   int count = argc > 3 ? std::stoi(argv[3]) : 10;
-  asio::io_context ioc;
-  asio::co_spawn(ioc, publish(url, subject, count), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const boost::system::system_error& ex) {
-      std::cerr << "error: " << ex.code().message() << "\n";
-    } catch (const std::exception& ex) {
-      std::cerr << "error: " << ex.what() << "\n";
-    }
-  });
-  ioc.run();
+  co_await publish(url, subject, count);
 }
+
+int main(int argc, char** argv) { return run_example(main_coroutine, argc, argv); }

@@ -2,8 +2,8 @@
 // Usage: example_subscriber [url] [subject] [count]
 #include <nats/nats.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
+#include "run_example.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 
 #include <iostream>
@@ -31,20 +31,11 @@ asio::awaitable<void> subscribe(std::string url, std::string subject, int count)
   }
 }
 
-int main(int argc, char** argv) {
+asio::awaitable<void> main_coroutine(int argc, char** argv) {
   std::string url = argc > 1 ? argv[1] : "nats://127.0.0.1:4222";
   std::string subject = argc > 2 ? argv[2] : "demo.>";
   int count = argc > 3 ? std::stoi(argv[3]) : 10;
-  asio::io_context ioc;
-  asio::co_spawn(ioc, subscribe(url, subject, count), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const boost::system::system_error& ex) {
-      std::cerr << "error: " << ex.code().message() << "\n";
-    } catch (const std::exception& ex) {
-      std::cerr << "error: " << ex.what() << "\n";
-    }
-  });
-  ioc.run();
+  co_await subscribe(url, subject, count);
 }
+
+int main(int argc, char** argv) { return run_example(main_coroutine, argc, argv); }
