@@ -25,6 +25,11 @@ nats_bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
 "$nats_bin" -c nats/nats-server.conf -sd "$store" >"$store/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 0.1; done
+if ! kill -0 "${pids[0]}" 2>/dev/null; then
+  echo "nats-server did not start (ports 4222 and 8222 must be free):" >&2
+  cat "$store/server.log" >&2
+  exit 1
+fi
 url="nats://127.0.0.1:4222"
 echo "== nats-server running on $url (monitoring http://127.0.0.1:8222)"
 
