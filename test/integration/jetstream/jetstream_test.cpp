@@ -805,3 +805,44 @@ BOOST_AUTO_TEST_CASE(consume_detects_missing_heartbeats) {
     BOOST_TEST(m.payload == "x");
   });
 }
+
+BOOST_AUTO_TEST_CASE(ack_all_and_purge_variants) {
+  nats_server server(js_server());
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    connection c(ioc.get_executor(), client_options(server));
+    co_await connect(c);
+    js::context js(c);
+    co_await make_stream(js, stream("AA", strs("aa.>")));
+    co_await publish_n(js, "aa.x", 10);
+
+    // ack policy all: acking the 5th acknowledges the first five.
+    js::consumer_config cfg;
+    cfg.durable_name = "all";
+    cfg.ack = js::ack_policy::all;
+    auto [e1, i1] = co_await js.async_add_consumer("AA", cfg, tok);
+    BOOST_REQUIRE(!e1);
+    BOOST_TEST((i1.config.ack == js::ack_policy::all));
+    js::fetch_options fo;
+    fo.batch = 5;
+    auto [e2, b] = co_await js::async_fetch(js, "AA", "all", fo, tok);
+    BOOST_REQUIRE(b.size() == 5u);
+    co_await js::async_ack_sync(c, b[4], 2s, asio::use_awaitable);
+    auto [e3, i3] = co_await js.async_consumer_info("AA", "all", tok);
+    BOOST_TEST(i3.num_ack_pending == 0);
+    BOOST_TEST(i3.ack_floor.stream_seq == 5u);
+
+    // Purge keeping the newest 3, then below a sequence.
+    js::purge_options keep;
+    keep.keep = 3;
+    auto [e4, purged] = co_await js.async_purge_stream("AA", keep, tok);
+    BOOST_TEST(!e4);
+    BOOST_TEST(purged == 7u);
+    js::purge_options below;
+    below.sequence = 10;
+    auto [e5, purged2] = co_await js.async_purge_stream("AA", below, tok);
+    BOOST_TEST(purged2 == 2u);
+    auto [e6, si] = co_await js.async_stream_info("AA", tok);
+    BOOST_TEST(si.state.messages == 1u);
+    BOOST_TEST(si.state.first_seq == 10u);
+  });
+}

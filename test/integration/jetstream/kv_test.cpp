@@ -169,6 +169,12 @@ BOOST_AUTO_TEST_CASE(values_revisions_and_cas) {
     BOOST_TEST(h16[0].op == kv::operation::purge);
     auto [e17, g17] = co_await b.async_get("user.2", tok);
     BOOST_TEST(e17 == kv::error::key_not_found);
+    // create after a purge marker works too (and only once).
+    auto [e17b, r17b] = co_await b.async_create("user.2", "eve", tok);
+    BOOST_TEST(!e17b);
+    auto [e17c, r17c] = co_await b.async_create("user.2", "eve again", tok);
+    BOOST_TEST(e17c == kv::error::key_exists);
+    co_await b.async_purge("user.2", asio::use_awaitable);
 
     // keys: live values only, with a filter.
     co_await b.async_put("user.3", "x", asio::use_awaitable);
