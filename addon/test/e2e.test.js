@@ -114,3 +114,32 @@ test('nats-server killed and restarted mid-stream: no durable message lost', asy
   assert.deepEqual(firsts, Array.from({ length: N }, (_, i) => i), 'in order (first deliveries)');
   assert.ok((await A.request('GET', '/settings')).status === 200, 'A still running');
 });
+
+test('redeploys leak no threads and no consumers; shutdown is clean', async () => {
+  const fs = require('fs');
+  const { consumerNames } = require('./support/jsapi');
+  const red = await startNodeRed({ packageDir: PKG });
+  try {
+    const flow = (k) => [{ id: 'tl', type: 'tab', label: 'leak' },
+      { id: `lc${k % 2}`, type: 'ClusterConfigNode', instanceId: `leak${k % 2}`, zkRootPath: '/nodered-cluster',
+        natsAddress: server.address, role: 'Member', credentials: { natsUser: 'nodered', natsPass: PASS } },
+      { id: `lp${k}`, type: 'ClusterPublishNode', z: 'tl', clusterConfig: `lc${k % 2}`, subject: 'leak.x', mode: 'Durable', ttl: 1, wires: [] },
+      { id: `ls${k}`, type: 'ClusterSubscribeNode', z: 'tl', clusterConfig: `lc${k % 2}`, subjectPattern: '*.leak.>', wires: [[]] }];
+    const threads = () => fs.readdirSync(`/proc/${red.proc.pid}/task`).length;
+    await red.deploy(flow(0));
+    await new Promise((r) => setTimeout(r, 1000));
+    const base = threads();
+    for (let k = 1; k <= 6; k++) {
+      const t0 = Date.now();
+      await red.deploy(flow(k));
+      assert.ok(Date.now() - t0 < 8000, `deploy ${k} took ${Date.now() - t0} ms`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(threads(), base, 'same number of threads after six redeploys');
+    const left = (await consumerNames(server, 'nodered', PASS, 'NODERED_CLUSTER')).filter((n) => n.startsWith('leak'));
+    assert.deepEqual(left, ['leak0_ls6'], 'only the deployed subscribe node has a consumer');
+  } finally {
+    const exit = await red.stop();
+    assert.ok(!red.killed && exit.code === 0, `clean shutdown ${JSON.stringify(exit)}`);
+  }
+});
