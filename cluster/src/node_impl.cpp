@@ -1,0 +1,1097 @@
+#include "node_impl.hpp"
+
+#include <nats/js/ack.hpp>
+#include <nats/js/metadata.hpp>
+#include <nats/kv/entry.hpp>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <random>
+
+namespace nats::cluster::detail {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+
+namespace {
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string s;
+  static const char* digits = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    auto b = rd() & 0xff;
+    s.push_back(digits[b >> 4]);
+    s.push_back(digits[b & 15]);
+  }
+  return s;
+}
+
+// Version "2.10.4" >= major.minor?
+bool version_at_least(const std::string& v, int major, int minor) {
+  int a = 0, b = 0;
+  if (std::sscanf(v.c_str(), "%d.%d", &a, &b) < 2) return false;
+  return a > major || (a == major && b >= minor);
+}
+
+// Errors after which resending may help (the message may or may not be stored: same Msg-Id).
+bool transient(const error_code& ec) {
+  return ec == nats::error::timeout || ec == nats::error::no_responders || ec == nats::error::not_connected ||
+         ec == nats::error::reconnect_buffer_full || ec == js::error::no_stream_response ||
+         ec == nats::error::connection_closed || ec == asio::error::operation_aborted ||
+         ec == js::error::leadership_change;
+}
+
+}  // namespace
+
+node_impl::node_impl(executor_type ex, config cfg)
+    : ex_(std::move(ex)),
+      cfg_(std::move(cfg)),
+      prefix_(cluster::prefix(cfg_.root_path)),
+      stream_(stream_name(prefix_)),
+      bucket_(bucket_name(prefix_)),
+      session_(random_hex(8)) {}
+
+node_impl::~node_impl() = default;
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+void node_impl::emit_status(status_kind k, error_code ec, std::string text) {
+  status_event ev;
+  ev.kind = k;
+  ev.ec = ec;
+  ev.text = std::move(text);
+  if (ev.text.empty() && ec) ev.text = ec.message();
+  if (nc_) ev.server = nc_->connected_url();
+  ev.outbox_messages = outbox_.size();
+  ev.outbox_bytes = outbox_bytes_;
+  if (k != status_kind::outbox) status_ = ev;
+  else {
+    status_.outbox_messages = ev.outbox_messages;
+    status_.outbox_bytes = ev.outbox_bytes;
+  }
+  // Posted: a handler may call back into the node (even stop it).
+  asio::post(ex_, [self = shared_from_this(), ev] {
+    if (self->on_status_) self->on_status_(ev);
+  });
+}
+
+void node_impl::post_handler(void_handler h, error_code ec) {
+  if (h) asio::post(ex_, asio::append(std::move(h), ec));
+}
+
+void node_impl::note_outbox_change() {
+  // Throttled: at most one outbox event per 200 ms.
+  if (outbox_status_pending_) return;
+  outbox_status_pending_ = true;
+  if (!outbox_status_timer_) outbox_status_timer_ = std::make_unique<asio::steady_timer>(ex_);
+  outbox_status_timer_->expires_after(200ms);
+  outbox_status_timer_->async_wait([self = shared_from_this()](error_code) {
+    self->outbox_status_pending_ = false;
+    if (self->phase_ == phase::running || self->phase_ == phase::starting || self->phase_ == phase::stopping)
+      self->emit_status(status_kind::outbox);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// start / link
+
+void node_impl::start(void_handler h) {
+  if (phase_ != phase::idle) return post_handler(std::move(h), make_error_code(error::already_started));
+  std::string field;
+  if (auto ec = validate(cfg_, field)) {
+    emit_status(status_kind::error, ec, ec.message() + " (field: " + field + ")");
+    return post_handler(std::move(h), ec);
+  }
+  started_ms_ = now_ms();
+
+  if (!cfg_.outbox_dir.empty()) {
+    std::vector<outbox_record> live;
+    auto path = cfg_.outbox_dir + "/" + stream_ + "-" + cfg_.instance_id + ".outbox";
+    if (auto ec = file_.open(path, live)) {
+      emit_status(status_kind::error, ec, ec.message() + " (" + path + ")");
+      return post_handler(std::move(h), ec);
+    }
+    for (auto& r : live) {
+      outbox_entry e;
+      error_code hec;
+      e.hdrs = r.headers.empty() ? nats::headers{} : nats::headers::parse(r.headers, hec);
+      e.bytes = r.subject.size() + r.payload.size() + r.headers.size();
+      next_seq_ = std::max(next_seq_, r.seq + 1);
+      outbox_bytes_ += e.bytes;
+      auto seq = r.seq;
+      e.rec = std::move(r);
+      outbox_.emplace(seq, std::move(e));
+    }
+  }
+
+  nats::options opts = cfg_.connection;
+  if (opts.name.empty()) opts.name = "nats-cluster " + cfg_.instance_id;
+  opts.retry_on_failed_connect = true;
+  if (!opts.reconnect.policy) opts.reconnect.max_attempts_per_server = -1;
+  opts.reconnect.buffer_bytes = 0;  // the outbox holds what waits for NATS, not the connection
+  auto user_cb = opts.on_event;
+  std::weak_ptr<node_impl> weak = shared_from_this();
+  opts.on_event = [weak, user_cb](const nats::event& ev) {
+    if (user_cb) user_cb(ev);
+    if (auto self = weak.lock()) {
+      asio::post(self->ex_, [self, ev] { self->on_connection_event(ev); });
+    }
+  };
+  nc_ = std::make_unique<nats::connection>(ex_, std::move(opts));
+  js_ = std::make_unique<js::context>(*nc_, js::context_options{.timeout = cfg_.publish_ack_timeout});
+  phase_ = phase::starting;
+  emit_status(status_kind::connecting);
+
+  if (cfg_.wait_until_ready) {
+    start_handler_.emplace(std::move(h));
+    start_timer_ = std::make_unique<asio::steady_timer>(ex_, cfg_.start_timeout);
+    start_timer_->async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || !self->start_handler_) return;
+      auto why = self->nc_ && self->nc_->last_error() ? self->nc_->last_error() : error_code(nats::error::timeout);
+      self->fatal(nats::error::timeout, "not ready within start_timeout (last error: " + why.message() + ")");
+    });
+  } else {
+    post_handler(std::move(h), {});
+  }
+  nc_->async_connect([self = shared_from_this()](error_code ec) {
+    if (ec && self->phase_ != phase::stopped && self->phase_ != phase::stopping)
+      self->fatal(ec, "connect failed: " + ec.message() + (self->nc_ ? " " + self->nc_->last_error_text() : ""));
+  });
+}
+
+void node_impl::finish_start(const error_code& ec) {
+  if (start_timer_) start_timer_->cancel();
+  if (start_handler_) post_handler(std::move(*start_handler_), ec);
+  start_handler_.reset();
+}
+
+void node_impl::fatal(const error_code& ec, const std::string& text) {
+  if (phase_ == phase::stopped) return;
+  emit_status(status_kind::error, ec, text);
+  finish_start(ec);
+  shutdown();
+  emit_status(status_kind::closed, ec, text);
+}
+
+void node_impl::on_connection_event(const nats::event& ev) {
+  if (phase_ == phase::stopped || !nc_) return;
+  switch (ev.kind) {
+    case nats::event_kind::connected:
+    case nats::event_kind::reconnected:
+      if (!setup_running_) {
+        setup_running_ = true;
+        asio::co_spawn(ex_, setup(gen_), asio::detached);
+      }
+      break;
+    case nats::event_kind::disconnected:
+      link_down(ev.ec);
+      emit_status(status_kind::disconnected, ev.ec, ev.text.empty() ? ev.ec.message() : ev.text);
+      if (phase_ != phase::stopping) emit_status(status_kind::reconnecting, ev.ec);
+      break;
+    case nats::event_kind::closed:
+      link_down(ev.ec);
+      if (phase_ == phase::running || phase_ == phase::starting) fatal(ev.ec ? ev.ec : make_error_code(nats::error::connection_closed), "connection closed: " + ev.ec.message());
+      break;
+    case nats::event_kind::error:
+      emit_status(status_kind::error, ev.ec, ev.text.empty() ? ev.ec.message() : ev.text);
+      break;
+    case nats::event_kind::lame_duck:
+      emit_status(status_kind::error, ev.ec, "server entering lame-duck mode; moving to another server");
+      break;
+    default:
+      break;
+  }
+}
+
+void node_impl::link_down(const error_code&) {
+  ++gen_;  // late replies of the old link cannot requeue or double-count
+  ready_ = false;
+  in_flight_ = 0;
+  // Everything in flight goes back to waiting; callers waiting for an ack are answered now: their
+  // messages are safely in the outbox and will be (re)sent in order, with the same Msg-Id.
+  for (auto& [seq, e] : outbox_) {
+    e.sent_gen = 0;
+    if (e.handler) complete_entry(e, {});
+  }
+  note_outbox_change();
+}
+
+asio::awaitable<void> node_impl::setup(std::uint64_t gen) {
+  auto self = shared_from_this();
+  struct reset_flag {
+    node_impl* n;
+    ~reset_flag() { n->setup_running_ = false; }
+  } reset{this};
+
+  for (int attempt = 0;; ++attempt) {
+    if (phase_ == phase::stopped || phase_ == phase::stopping || !nc_ || !nc_->is_connected()) co_return;
+    gen = gen_;
+    error_code ec;
+    std::string step;
+    if (!(ec = co_await ensure_stream())) {
+      if (!(ec = co_await ensure_bucket())) {
+        if (!first_setup_done_) {
+          if ((ec = co_await check_duplicate())) step = "instance id";
+        }
+        if (!ec && (ec = co_await register_presence())) step = "presence";
+      } else {
+        step = "bucket " + bucket_;
+      }
+    } else {
+      step = "stream " + stream_;
+    }
+    if (phase_ == phase::stopped || phase_ == phase::stopping) co_return;
+    if (ec == error::duplicate_instance || ec == js::error::jetstream_not_enabled ||
+        ec == js::error::jetstream_not_enabled_for_account || ec == error::jetstream_unavailable) {
+      if (ec != error::duplicate_instance) ec = make_error_code(error::jetstream_unavailable);
+      fatal(ec, ec.message() + " (" + step + ")");
+      co_return;
+    }
+    if (ec) {
+      // Typically a JetStream leader election or a reconnect in progress: try again shortly.
+      emit_status(status_kind::error, ec, "setup of " + step + " failed: " + ec.message() + "; retrying");
+      asio::steady_timer t(ex_, std::min<milliseconds>(milliseconds(250 * (attempt + 1)), 2000ms));
+      co_await t.async_wait(tuple_awaitable);
+      continue;
+    }
+    if (gen != gen_ || !nc_->is_connected()) continue;  // the link changed meanwhile: again
+    break;
+  }
+
+  // Once: responder for duplicate checks, discovery watcher, heartbeats.
+  if (!first_setup_done_) {
+    first_setup_done_ = true;
+    error_code ec;
+    std::weak_ptr<node_impl> weak = self;
+    ping_sub_ = nc_->subscribe(
+        "_CLUSTER." + stream_ + ".presence." + cfg_.instance_id,
+        [weak](nats::message&& m) {
+          auto s = weak.lock();
+          if (!s || !s->nc_ || m.reply.empty()) return;
+          s->nc_->publish(m.reply, "{\"session\":\"" + s->session_ + "\"}");
+        },
+        ec);
+    multi_filter_ = version_at_least(nc_->server_info().version, 2, 10);
+    asio::co_spawn(ex_, heartbeat_loop(), asio::detached);
+  }
+  if (!watching_) asio::co_spawn(ex_, watch_loop(), asio::detached);
+
+  ready_ = true;
+  if (phase_ == phase::starting) phase_ = phase::running;
+  emit_status(status_kind::connected);
+  finish_start({});
+  pump();
+  flush_endpoints();
+  for (auto& [id, s] : subs_)
+    if (s->active && !s->consumer_ready && !s->creating) asio::co_spawn(ex_, ensure_consumer(s), asio::detached);
+}
+
+asio::awaitable<error_code> node_impl::ensure_stream() {
+  auto [ec, info] = co_await js_->async_stream_info(stream_, tuple_awaitable);
+  if (!ec) {
+    // Used as it is, whatever its settings (created by us, the original plugin or an operator).
+    stream_allows_ttl_ = info.config.allow_msg_ttl;
+    co_return error_code{};
+  }
+  if (ec != js::error::stream_not_found) co_return ec;
+  js::stream_config sc;
+  sc.name = stream_;
+  sc.subjects = {stream_subject(prefix_)};
+  sc.replicas = cfg_.stream.replicas;
+  sc.max_msgs = cfg_.stream.max_msgs;
+  sc.max_bytes = cfg_.stream.max_bytes;
+  sc.max_age = cfg_.stream.max_age;
+  sc.duplicate_window = cfg_.stream.duplicate_window;
+  sc.storage = cfg_.stream.memory_storage ? js::storage_type::memory : js::storage_type::file;
+  auto [aec, ainfo] = co_await js_->async_add_stream(sc, tuple_awaitable);
+  if (aec == js::error::stream_name_exists) co_return error_code{};  // another instance won the race
+  co_return aec;
+}
+
+asio::awaitable<error_code> node_impl::ensure_bucket() {
+  if (bucket_ready_) co_return error_code{};
+  auto [ec, b] = co_await kv::async_bind_bucket(*js_, bucket_, tuple_awaitable);
+  if (ec == kv::error::bucket_not_found) {
+    kv::bucket_config bc;
+    bc.bucket = bucket_;
+    bc.history = 1;  // as the original
+    bc.replicas = cfg_.bucket_replicas;
+    std::tie(ec, b) = co_await kv::async_create_bucket(*js_, bc, tuple_awaitable);
+    if (ec) std::tie(ec, b) = co_await kv::async_bind_bucket(*js_, bucket_, tuple_awaitable);  // lost a race
+  }
+  if (ec) co_return ec;
+  kv_ = std::move(b);
+  bucket_ready_ = true;
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> node_impl::check_duplicate() {
+  // A live process with our id answers on its presence subject at once; a crashed one cannot.
+  auto timeout = std::clamp<milliseconds>(cfg_.heartbeat_interval / 2, 200ms, 2000ms);
+  auto [ec, m] = co_await nc_->async_request("_CLUSTER." + stream_ + ".presence." + cfg_.instance_id, "", timeout,
+                                             tuple_awaitable);
+  if (!ec && m.payload.find(session_) == std::string::npos) co_return make_error_code(error::duplicate_instance);
+  co_return error_code{};  // no responders / timeout: nobody else
+}
+
+asio::awaitable<error_code> node_impl::register_presence() {
+  presence_value v;
+  v.nats_address = cfg_.nats_address;
+  if (v.nats_address.empty()) {
+    for (auto& s : cfg_.connection.servers) v.nats_address += (v.nats_address.empty() ? "" : ",") + s;
+    // Never publish credentials embedded in URLs.
+    std::string clean;
+    for (std::size_t pos = 0; pos < v.nats_address.size();) {
+      auto comma = v.nats_address.find(',', pos);
+      auto url = v.nats_address.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      auto at = url.find('@');
+      auto scheme = url.find("://");
+      if (at != std::string::npos) url.erase(scheme == std::string::npos ? 0 : scheme + 3, at + 1 - (scheme == std::string::npos ? 0 : scheme + 3));
+      clean += (clean.empty() ? "" : ",") + url;
+      pos = comma == std::string::npos ? v.nats_address.size() : comma + 1;
+    }
+    v.nats_address = clean;
+  }
+  v.role = cfg_.role;
+  v.session = session_;
+  v.heartbeat_ms = now_ms();
+  v.started_ms = started_ms_;
+  auto json = to_json(v);
+  auto key = instance_key(cfg_.instance_id);
+  for (int i = 0; i < 3; ++i) {
+    auto [gec, cur] = co_await kv_.async_get(key, tuple_awaitable);
+    if (gec == kv::error::key_not_found) {
+      auto [cec, rev] = co_await kv_.async_create(key, json, tuple_awaitable);
+      if (!cec) {
+        presence_rev_ = rev;
+        co_return error_code{};
+      }
+      if (cec != kv::error::key_exists && cec != kv::error::wrong_revision) co_return cec;
+      continue;
+    }
+    if (gec) co_return gec;
+    // An entry of ours from before a restart/crash, or a stale one: take it over (compare-and-set).
+    auto [uec, rev] = co_await kv_.async_update(key, json, cur.revision, tuple_awaitable);
+    if (!uec) {
+      presence_rev_ = rev;
+      co_return error_code{};
+    }
+    if (uec != kv::error::wrong_revision) co_return uec;
+  }
+  co_return make_error_code(error::duplicate_instance);
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop
+
+void node_impl::shutdown() {
+  if (phase_ == phase::stopped) return;
+  phase_ = phase::stopped;
+  ready_ = false;
+  if (start_timer_) start_timer_->cancel();
+  if (pump_timer_) pump_timer_->cancel();
+  if (heartbeat_timer_) heartbeat_timer_->cancel();
+  if (outbox_status_timer_) outbox_status_timer_->cancel();
+  for (auto& [id, s] : subs_) {
+    s->active = false;
+    s->stream.stop();
+  }
+  watcher_.stop();
+  ping_sub_.unsubscribe();
+  for (auto& [seq, e] : outbox_)
+    if (e.handler) complete_entry(e, file_.is_open() ? error_code{} : make_error_code(error::stopped));
+  if (nc_) nc_->close();
+  file_.close();
+}
+
+void node_impl::stop(milliseconds timeout, void_handler h) {
+  if (phase_ == phase::idle || phase_ == phase::stopped || phase_ == phase::stopping)
+    return post_handler(std::move(h), make_error_code(error::not_started));
+  phase_ = phase::stopping;
+  finish_start(make_error_code(error::stopped));
+  asio::co_spawn(
+      ex_,
+      [self = shared_from_this(), timeout]() -> asio::awaitable<error_code> {
+        auto deadline = steady_clock::now() + timeout;
+        // 1. Let the outbox drain while connected.
+        while (!self->outbox_.empty() && self->ready_ && steady_clock::now() < deadline) {
+          asio::steady_timer t(self->ex_, 20ms);
+          co_await t.async_wait(tuple_awaitable);
+        }
+        bool left = !self->outbox_.empty() && !self->file_.is_open();
+        // 2. Subscriptions stop; their durable consumers stay.
+        for (auto& [id, s] : self->subs_) {
+          s->active = false;
+          s->stream.stop();
+        }
+        if (self->heartbeat_timer_) self->heartbeat_timer_->cancel();
+        self->watcher_.stop();
+        // 3. Presence removed (compare-and-set: never delete a newer owner's entry).
+        if (self->ready_ && self->bucket_ready_ && self->presence_rev_ != 0) {
+          nats::headers h;
+          h.set(std::string(kv::operation_header), "DEL");
+          js::publish_options po;
+          po.expected_last_subject_seq = self->presence_rev_;
+          po.retry_attempts = 0;
+          po.timeout = std::clamp<milliseconds>(std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()), 200ms, 2000ms);
+          co_await self->js_->async_publish(kv::key_subject(self->bucket_, instance_key(self->cfg_.instance_id)), h, "",
+                                            po, tuple_awaitable);
+        }
+        if (self->nc_ && self->nc_->is_connected()) {
+          // Pending acks/publishes reach the server before the socket closes.
+          co_await self->nc_->async_flush(tuple_awaitable);
+        }
+        self->shutdown();
+        error_code ec = left ? make_error_code(error::outbox_not_drained) : error_code{};
+        self->emit_status(status_kind::closed, ec);
+        co_return ec;
+      },
+      [h = std::move(h)](std::exception_ptr e, error_code ec) mutable {
+        if (e) ec = make_error_code(error::stopped);
+        std::move(h)(ec);
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// publish / outbox
+
+void node_impl::publish(std::string_view subject, std::string_view payload, const publish_options& opts,
+                        void_handler h) {
+  if (phase_ == phase::idle) return post_handler(std::move(h), make_error_code(error::not_started));
+  if (phase_ == phase::stopped || phase_ == phase::stopping) return post_handler(std::move(h), make_error_code(error::stopped));
+  if (cfg_.role == role::observer) return post_handler(std::move(h), make_error_code(error::observer_cannot_publish));
+  if (!valid_relative_subject(subject)) return post_handler(std::move(h), make_error_code(error::invalid_subject));
+  for (auto& [name, value] : opts.headers.fields()) {
+    if (name.size() >= 5 && std::equal(name.begin(), name.begin() + 5, "Nats-", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return post_handler(std::move(h), make_error_code(error::invalid_config));
+    if (nats::headers::validate(name, value)) return post_handler(std::move(h), make_error_code(nats::error::invalid_header));
+  }
+  if (nc_ && nc_->server_info().max_payload > 0 &&
+      payload.size() > static_cast<std::size_t>(nc_->server_info().max_payload))
+    return post_handler(std::move(h), make_error_code(error::payload_too_large));
+
+  outbox_record rec;
+  rec.seq = next_seq_;
+  rec.subject = publish_subject(prefix_, cfg_.instance_id, subject);
+  rec.payload = std::string(payload);
+  nats::headers hdrs = opts.headers;
+  auto ttl = opts.ttl.value_or(cfg_.default_ttl);
+  if (opts.mode == delivery_mode::ephemeral) {
+    rec.ephemeral = true;
+    rec.expires_ms = now_ms() + ttl.count();
+    hdrs.set(std::string(expires_header), std::to_string(rec.expires_ms));
+    hdrs.set(std::string(ttl_header), std::to_string(ttl.count()));
+    // Servers with per-message TTL (2.11+, stream allow_msg_ttl) drop it from storage too.
+    if (stream_allows_ttl_) hdrs.set("Nats-TTL", std::to_string((ttl.count() + 999) / 1000) + "s");
+  } else {
+    rec.msg_id = cfg_.instance_id + "-" + session_ + "-" + std::to_string(rec.seq);
+  }
+  if (!hdrs.empty()) hdrs.serialize(rec.headers);
+
+  // Endpoint registry: first use of this subject with this mode/TTL.
+  endpoint_value ev{opts.mode, opts.mode == delivery_mode::ephemeral ? ttl : milliseconds(0)};
+  auto it = my_endpoints_.find(std::string(subject));
+  if (it == my_endpoints_.end() || it->second.mode != ev.mode || it->second.ttl != ev.ttl) {
+    my_endpoints_[std::string(subject)] = ev;
+    endpoints_dirty_.insert(std::string(subject));
+    if (ready_) flush_endpoints();
+  }
+
+  if (auto ec = enqueue(std::move(rec))) return post_handler(std::move(h), ec);
+  auto& e = std::prev(outbox_.end())->second;
+  e.hdrs = std::move(hdrs);
+  e.handler.emplace(std::move(h));
+  if (!ready_) {
+    // Accepted into the outbox: answered now, sent in order once NATS is back.
+    complete_entry(e, {});
+    note_outbox_change();
+    return;
+  }
+  pump();
+}
+
+error_code node_impl::enqueue(outbox_record rec) {
+  std::size_t bytes = rec.subject.size() + rec.payload.size() + rec.headers.size();
+  if (outbox_.size() >= cfg_.outbox_max_messages || outbox_bytes_ + bytes > cfg_.outbox_max_bytes) {
+    emit_status(status_kind::error, make_error_code(error::outbox_full),
+                "outbox full (" + std::to_string(outbox_.size()) + " messages, " + std::to_string(outbox_bytes_) +
+                    " bytes): message refused");
+    return make_error_code(error::outbox_full);
+  }
+  if (auto ec = file_.append(rec)) return ec;
+  ++next_seq_;
+  outbox_entry e;
+  e.bytes = bytes;
+  auto seq = rec.seq;
+  e.rec = std::move(rec);
+  outbox_bytes_ += bytes;
+  outbox_.emplace(seq, std::move(e));
+  return {};
+}
+
+void node_impl::complete_entry(outbox_entry& e, const error_code& ec) {
+  if (e.handler) post_handler(std::move(*e.handler), ec);
+  e.handler.reset();
+}
+
+void node_impl::erase_entry(std::uint64_t seq) {
+  auto it = outbox_.find(seq);
+  if (it == outbox_.end()) return;
+  outbox_bytes_ -= it->second.bytes;
+  file_.mark_done(seq);
+  outbox_.erase(it);
+  if (outbox_.empty()) {
+    file_.clear();
+    note_outbox_change();
+  }
+}
+
+void node_impl::schedule_pump(milliseconds delay) {
+  if (pump_scheduled_) return;
+  pump_scheduled_ = true;
+  if (!pump_timer_) pump_timer_ = std::make_unique<asio::steady_timer>(ex_);
+  pump_timer_->expires_after(delay);
+  pump_timer_->async_wait([self = shared_from_this()](error_code ec) {
+    self->pump_scheduled_ = false;
+    if (!ec) self->pump();
+  });
+}
+
+void node_impl::pump() {
+  if (!ready_ || !nc_) return;
+  // In order from the oldest; at most max_in_flight_publishes durable acks outstanding. Ephemeral
+  // messages go out in the same order (same connection) and are done when written.
+  auto now = now_ms();
+  for (auto it = outbox_.begin(); it != outbox_.end() && ready_;) {
+    auto& e = it->second;
+    auto seq = it->first;
+    ++it;
+    if (e.sent_gen == gen_) continue;
+    if (e.rec.ephemeral) {
+      if (now >= e.rec.expires_ms) {
+        ++stats_.expired_dropped;  // its TTL passed while NATS was away: nobody may receive it now
+        complete_entry(e, {});
+        erase_entry(seq);
+        continue;
+      }
+      if (in_flight_ > 0) break;  // keep order behind durable messages still waiting for their ack
+      if (auto ec = nc_->publish(e.rec.subject, e.hdrs, e.rec.payload)) {
+        schedule_pump(100ms);
+        break;
+      }
+      ++stats_.published;
+      complete_entry(e, {});
+      erase_entry(seq);
+      continue;
+    }
+    if (in_flight_ >= cfg_.max_in_flight_publishes) break;
+    send(e);
+  }
+}
+
+void node_impl::send(outbox_entry& e) {
+  e.sent_gen = gen_;
+  ++in_flight_;
+  js::publish_options po;
+  po.msg_id = e.rec.msg_id;
+  po.timeout = cfg_.publish_ack_timeout;
+  po.retry_attempts = 0;  // we retry ourselves, in order
+  js_->async_publish(e.rec.subject, e.hdrs, e.rec.payload, po,
+                     [self = shared_from_this(), seq = e.rec.seq, gen = gen_](error_code ec, js::pub_ack ack) {
+                       self->on_publish_result(seq, gen, ec, ack.duplicate);
+                     });
+}
+
+void node_impl::on_publish_result(std::uint64_t seq, std::uint64_t gen, const error_code& ec, bool duplicate) {
+  if (gen == gen_ && in_flight_ > 0) {
+    auto it = outbox_.find(seq);
+    if (it != outbox_.end() && it->second.sent_gen == gen) --in_flight_;
+  }
+  auto it = outbox_.find(seq);
+  if (it == outbox_.end()) return;  // already done (an earlier send was acked)
+  auto& e = it->second;
+  if (!ec) {
+    ++stats_.published;
+    if (duplicate) ++stats_.duplicates_acked;
+    complete_entry(e, {});
+    erase_entry(seq);
+    if (phase_ != phase::stopped) pump();
+    return;
+  }
+  if (gen != gen_) return;  // the link it was sent on is gone; it will be resent anyway
+  if (transient(ec) || phase_ == phase::stopping) {
+    ++stats_.publish_retries;
+    e.sent_gen = 0;
+    schedule_pump(ec == nats::error::timeout ? 0ms : 250ms);
+    return;
+  }
+  // A permanent refusal (e.g. permissions, stream sealed, message too large for the stream): the
+  // caller learns it; nothing is silently dropped.
+  emit_status(status_kind::error, ec, "durable publish to " + e.rec.subject + " refused: " + ec.message());
+  if (e.handler) complete_entry(e, ec);
+  erase_entry(seq);
+  pump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// endpoints
+
+void node_impl::register_endpoint(std::string_view subject, delivery_mode mode, milliseconds ttl, void_handler h) {
+  if (!valid_relative_subject(subject)) return post_handler(std::move(h), make_error_code(error::invalid_subject));
+  if (cfg_.role == role::observer) return post_handler(std::move(h), make_error_code(error::observer_cannot_publish));
+  my_endpoints_[std::string(subject)] = endpoint_value{mode, mode == delivery_mode::ephemeral ? ttl : milliseconds(0)};
+  endpoints_dirty_.insert(std::string(subject));
+  if (ready_) flush_endpoints();
+  post_handler(std::move(h), {});
+}
+
+void node_impl::flush_endpoints() {
+  if (endpoints_flushing_ || endpoints_dirty_.empty() || !ready_ || !bucket_ready_) return;
+  endpoints_flushing_ = true;
+  asio::co_spawn(
+      ex_,
+      [self = shared_from_this()]() -> asio::awaitable<void> {
+        while (!self->endpoints_dirty_.empty() && self->ready_) {
+          auto subject = *self->endpoints_dirty_.begin();
+          self->endpoints_dirty_.erase(self->endpoints_dirty_.begin());
+          auto it = self->my_endpoints_.find(subject);
+          if (it == self->my_endpoints_.end()) continue;
+          auto [ec, rev] = co_await self->kv_.async_put(endpoint_key(self->cfg_.instance_id, subject),
+                                                        to_json(it->second), tuple_awaitable);
+          if (ec) {
+            self->endpoints_dirty_.insert(subject);  // again on the next link-up
+            break;
+          }
+        }
+        self->endpoints_flushing_ = false;
+      },
+      asio::detached);
+}
+
+// ---------------------------------------------------------------------------------------------
+// subscriptions
+
+std::uint64_t node_impl::subscribe(const subscribe_options& opts, delivery_handler handler, error_code& ec) {
+  ec = {};
+  if (phase_ == phase::stopped || phase_ == phase::stopping) {
+    ec = error::stopped;
+    return 0;
+  }
+  if (opts.key.empty() || opts.key.size() > 200) {
+    ec = error::invalid_key;
+    return 0;
+  }
+  auto patterns = parse_patterns(opts.patterns);
+  if (!patterns) {
+    ec = error::invalid_pattern;
+    return 0;
+  }
+  if (!handler || opts.max_in_flight == 0) {
+    ec = error::invalid_config;
+    return 0;
+  }
+  auto consumer = consumer_name(cfg_.instance_id, opts.key);
+  for (auto& [id, s] : subs_)
+    if (s->consumer == consumer) {
+      ec = error::duplicate_key;
+      return 0;
+    }
+  auto s = std::make_shared<sub_state>();
+  s->id = next_sub_id_++;
+  s->opts = opts;
+  for (auto& p : *patterns) s->patterns.push_back(prefix_ + "." + p);
+  s->handler = std::move(handler);
+  s->consumer = std::move(consumer);
+  subs_.emplace(s->id, s);
+  if (ready_) asio::co_spawn(ex_, ensure_consumer(s), asio::detached);
+  return s->id;
+}
+
+// Filter choice. nats-server 2.9 allows one filter subject per consumer. One pattern: that pattern is
+// the filter. Several: one consumer on "<prefix>.>" (or, on 2.10+, the patterns as filter_subjects when
+// they do not overlap, since 2.10 rejects overlapping filters), and the patterns are matched here.
+// One consumer per subscription means a message matching several patterns is delivered once, in
+// stream order, with one ack — per-pattern consumers would need cross-consumer de-duplication and
+// could not keep order.
+asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
+  auto self = shared_from_this();
+  if (s->creating) co_return;
+  s->creating = true;
+  struct reset_flag {
+    sub_state* s;
+    ~reset_flag() { s->creating = false; }
+  } reset{s.get()};
+
+  js::consumer_config cc;
+  cc.durable_name = s->consumer;
+  cc.description = "nats-cluster subscription " + s->opts.key + " of " + cfg_.instance_id + ": " + s->opts.patterns;
+  switch (s->opts.start) {
+    case start_position::new_only: cc.deliver = js::deliver_policy::new_msgs; break;
+    case start_position::all: cc.deliver = js::deliver_policy::all; break;
+    case start_position::last_per_subject: cc.deliver = js::deliver_policy::last_per_subject; break;
+  }
+  cc.ack = js::ack_policy::explicit_ack;
+  cc.ack_wait = cfg_.ack_wait;
+  cc.max_ack_pending = static_cast<std::int64_t>(s->opts.max_in_flight);
+  bool overlap = false;
+  for (std::size_t i = 0; i < s->patterns.size(); ++i)
+    for (std::size_t j = i + 1; j < s->patterns.size(); ++j) overlap = overlap || patterns_overlap(s->patterns[i], s->patterns[j]);
+  if (s->patterns.size() == 1)
+    cc.filter_subject = s->patterns.front();
+  else if (multi_filter_ && !overlap)
+    cc.filter_subjects = s->patterns;
+  else
+    cc.filter_subject = stream_subject(prefix_);
+
+  for (int attempt = 0; s->active && ready_; ++attempt) {
+    auto [iec, info] = co_await js_->async_consumer_info(stream_, s->consumer, tuple_awaitable);
+    error_code ec = iec;
+    if (!iec) {
+      bool same = info.config.filter_subject == cc.filter_subject && info.config.filter_subjects == cc.filter_subjects;
+      if (!same) {
+        // The patterns changed (flow edited): the old position means nothing for the new filter.
+        auto [dec] = co_await js_->async_delete_consumer(stream_, s->consumer, tuple_awaitable);
+        ec = dec ? dec : make_error_code(js::error::consumer_not_found);
+      }
+    }
+    if (ec == js::error::consumer_not_found) {
+      auto [aec, ainfo] = co_await js_->async_add_consumer(stream_, cc, tuple_awaitable);
+      ec = aec;
+    }
+    if (!s->active) co_return;
+    if (!ec) {
+      js::consume_options co;
+      co.batch = static_cast<std::int64_t>(std::min<std::size_t>(s->opts.max_in_flight, 256));
+      co.expires = 5000ms;  // short pull requests: a lost link is noticed (heartbeats) within seconds
+      s->stream = js::consumer_stream(*js_, stream_, s->consumer, co);
+      if (!(ec = s->stream.start())) {
+        s->consumer_ready = true;
+        asio::co_spawn(ex_, consume(s), asio::detached);
+        co_return;
+      }
+    }
+    emit_status(status_kind::error, ec, "consumer " + s->consumer + ": " + ec.message() + "; retrying");
+    asio::steady_timer t(ex_, std::min<milliseconds>(milliseconds(250 * (attempt + 1)), 3000ms));
+    co_await t.async_wait(tuple_awaitable);
+  }
+}
+
+asio::awaitable<void> node_impl::consume(std::shared_ptr<sub_state> s) {
+  auto self = shared_from_this();
+  while (s->active) {
+    auto [ec, m] = co_await s->stream.async_next(tuple_awaitable);
+    if (!s->active || phase_ == phase::stopped) break;
+    if (ec) {
+      if (ec == nats::error::subscription_closed || ec == js::error::consumer_deleted) {
+        // Deleted behind our back (or the stream was): create it again when possible.
+        s->consumer_ready = false;
+        s->stream.stop();
+        if (ec == js::error::consumer_deleted) emit_status(status_kind::error, ec, "consumer " + s->consumer + " deleted; re-creating");
+        asio::steady_timer t(ex_, 500ms);
+        co_await t.async_wait(tuple_awaitable);
+        if (s->active && ready_) asio::co_spawn(ex_, ensure_consumer(s), asio::detached);
+        co_return;
+      }
+      asio::steady_timer t(ex_, 100ms);
+      co_await t.async_wait(tuple_awaitable);
+      continue;
+    }
+    handle_message(*s, m);
+  }
+}
+
+void node_impl::handle_message(sub_state& s, nats::message& m) {
+  auto meta = js::parse_metadata(m.reply);
+  if (!meta) return;
+  bool match = std::any_of(s.patterns.begin(), s.patterns.end(),
+                           [&](const std::string& p) { return subject_matches(p, m.subject); });
+  if (!match) {
+    ++stats_.filtered;
+    js::ack(*nc_, m);
+    return;
+  }
+  delivery d;
+  d.mode = delivery_mode::durable;  // the original plugin's messages carry no headers: durable
+  if (m.has_headers) {
+    if (auto exp = m.headers.get(expires_header)) {
+      std::int64_t expires = 0;
+      std::from_chars(exp->data(), exp->data() + exp->size(), expires);
+      d.mode = delivery_mode::ephemeral;
+      if (now_ms() >= expires) {
+        ++stats_.expired_skipped;
+        js::ack(*nc_, m);  // expired: never handed out, never redelivered
+        return;
+      }
+    }
+  }
+  d.id = next_delivery_id_++;
+  d.subscription = s.id;
+  d.subject = m.subject;
+  if (m.subject.size() > prefix_.size() + 1) d.relative_subject = m.subject.substr(prefix_.size() + 1);
+  if (auto parts = split_subject(prefix_, m.subject)) d.source_instance = parts->instance;
+  d.payload = std::move(m.payload);
+  d.headers = m.headers;
+  d.stream_sequence = meta->stream_seq;
+  d.delivery_count = meta->num_delivered;
+  d.redelivered = meta->num_delivered > 1;
+  d.published = std::chrono::time_point_cast<system_clock::duration>(meta->timestamp);
+  ++stats_.delivered;
+  if (d.redelivered) ++stats_.redelivered;
+  bool manual = s.opts.ack == ack_mode::manual;
+  if (manual) {
+    pending_delivery p;
+    p.sub = s.id;
+    p.msg.subject = m.subject;
+    p.msg.reply = m.reply;
+    pending_.emplace(d.id, std::move(p));
+  }
+  try {
+    s.handler(std::move(d));
+  } catch (const std::exception& e) {
+    emit_status(status_kind::error, make_error_code(error::invalid_config), std::string("delivery handler threw: ") + e.what());
+  } catch (...) {
+    emit_status(status_kind::error, make_error_code(error::invalid_config), "delivery handler threw");
+  }
+  if (!manual && nc_) js::ack(*nc_, m);
+}
+
+error_code node_impl::ack(std::uint64_t id) {
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !nc_) return make_error_code(error::unknown_subscription);
+  auto ec = js::ack(*nc_, it->second.msg);
+  pending_.erase(it);
+  return ec;
+}
+
+error_code node_impl::nak(std::uint64_t id, milliseconds delay) {
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !nc_) return make_error_code(error::unknown_subscription);
+  auto ec = js::nak(*nc_, it->second.msg, delay);
+  pending_.erase(it);
+  return ec;
+}
+
+void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler h) {
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return post_handler(std::move(h), make_error_code(error::unknown_subscription));
+  auto s = it->second;
+  subs_.erase(it);
+  s->active = false;
+  s->stream.stop();
+  std::erase_if(pending_, [id](auto& p) { return p.second.sub == id; });
+  if (!remove_consumer) return post_handler(std::move(h), {});
+  if (!ready_) return post_handler(std::move(h), make_error_code(nats::error::not_connected));
+  js_->async_delete_consumer(stream_, s->consumer, [h = std::move(h)](error_code ec) mutable {
+    if (ec == js::error::consumer_not_found) ec = {};
+    std::move(h)(ec);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// presence and discovery
+
+asio::awaitable<void> node_impl::heartbeat_loop() {
+  auto self = shared_from_this();
+  heartbeat_timer_ = std::make_unique<asio::steady_timer>(ex_);
+  while (phase_ == phase::running || phase_ == phase::starting) {
+    heartbeat_timer_->expires_after(cfg_.heartbeat_interval);
+    co_await heartbeat_timer_->async_wait(tuple_awaitable);
+    if (phase_ != phase::running) break;
+    if (ready_) co_await heartbeat_once();
+    if (ready_ && caught_up_) check_stale();
+  }
+}
+
+asio::awaitable<void> node_impl::heartbeat_once() {
+  presence_value v;
+  auto key = instance_key(cfg_.instance_id);
+  // Refresh with compare-and-set on our last revision: a failure means someone else wrote our key.
+  auto [gec, cur] = co_await kv_.async_get(key, tuple_awaitable);
+  if (gec && gec != kv::error::key_not_found) co_return;  // transient; next beat
+  if (!gec) {
+    auto pv = parse_presence(cur.value);
+    if (pv && !pv->session.empty() && pv->session != session_ && cur.revision != presence_rev_) {
+      if (!duplicate_reported_) {
+        duplicate_reported_ = true;
+        emit_status(status_kind::error, make_error_code(error::duplicate_instance),
+                    "another process registered instance id '" + cfg_.instance_id + "' (session " + pv->session + ")");
+      }
+    }
+  }
+  auto ec = co_await register_presence();
+  if (ec && ec != error::duplicate_instance)
+    emit_status(status_kind::error, ec, "presence refresh failed: " + ec.message());
+}
+
+asio::awaitable<void> node_impl::watch_loop() {
+  auto self = shared_from_this();
+  if (watching_) co_return;
+  watching_ = true;
+  kv::watch_options wo;
+  wo.heartbeat = std::clamp<milliseconds>(cfg_.heartbeat_interval, 1000ms, 5000ms);
+  auto [ec, w] = co_await kv_.async_watch(">", wo, tuple_awaitable);
+  if (ec) {
+    watching_ = false;
+    co_return;  // tried again on the next link-up
+  }
+  watcher_ = std::move(w);
+  if (watcher_.initial_pending() == 0) caught_up_ = true;
+  while (phase_ == phase::running || phase_ == phase::starting) {
+    auto [nec, e] = co_await watcher_.async_next(tuple_awaitable);
+    if (nec) break;
+    apply_entry(e);
+    if (e.delta == 0) caught_up_ = true;
+  }
+  watching_ = false;
+}
+
+instance_info node_impl::info_of(const std::string& id, const peer* p) const {
+  instance_info ii;
+  ii.id = id;
+  ii.self = id == cfg_.instance_id;
+  if (p) {
+    ii.role = p->value.role;
+    ii.nats_address = p->value.nats_address;
+    ii.state = p->state;
+    ii.last_seen = p->last_seen;
+    ii.legacy = p->legacy;
+  } else {
+    ii.state = presence::offline;
+  }
+  if (auto it = endpoints_.find(id); it != endpoints_.end())
+    for (auto& [subject, v] : it->second) ii.endpoints.push_back(endpoint_info{id, subject, v.mode, v.ttl});
+  return ii;
+}
+
+void node_impl::emit_discovery(discovery_kind k, const std::string& id, std::optional<endpoint_info> ep) {
+  discovery_event ev;
+  ev.kind = k;
+  auto it = peers_.find(id);
+  ev.instance = info_of(id, it == peers_.end() ? nullptr : &it->second);
+  ev.endpoint = std::move(ep);
+  asio::post(ex_, [self = shared_from_this(), ev = std::move(ev)] {
+    if (self->on_discovery_) self->on_discovery_(ev);
+  });
+}
+
+void node_impl::apply_entry(const kv::entry& e) {
+  constexpr std::string_view inst = "instances.", endp = "endpoints.";
+  if (e.key.starts_with(inst)) {
+    auto id = e.key.substr(inst.size());
+    if (e.op != kv::operation::put) {
+      if (peers_.erase(id)) emit_discovery(discovery_kind::left, id);
+      return;
+    }
+    auto v = parse_presence(e.value);
+    if (!v) return;
+    auto [it, added] = peers_.try_emplace(id);
+    auto& p = it->second;
+    bool was_stale = p.state != presence::online;
+    p.value = *v;
+    p.revision = e.revision;
+    p.legacy = v->session.empty();
+    p.last_seen = std::chrono::time_point_cast<system_clock::duration>(e.created);
+    // Age from the server's timestamp only for entries older than this watch (initial values);
+    // afterwards every new revision counts as "seen now" by our own monotonic clock.
+    auto age = std::chrono::duration_cast<milliseconds>(system_clock::now() - p.last_seen);
+    if (caught_up_ || age < 0ms) age = 0ms;
+    p.last_change = steady_clock::now() - age;
+    p.state = presence::online;
+    p.cleaning = false;
+    if (added || was_stale) emit_discovery(discovery_kind::joined, id);
+    return;
+  }
+  if (e.key.starts_with(endp)) {
+    auto rest = e.key.substr(endp.size());
+    auto dot = rest.find('.');
+    if (dot == std::string::npos) return;
+    auto id = rest.substr(0, dot), subject = rest.substr(dot + 1);
+    if (e.op != kv::operation::put) {
+      auto it = endpoints_.find(id);
+      if (it == endpoints_.end()) return;
+      auto sit = it->second.find(subject);
+      if (sit == it->second.end()) return;
+      endpoint_info info{id, subject, sit->second.mode, sit->second.ttl};
+      it->second.erase(sit);
+      if (it->second.empty()) endpoints_.erase(it);
+      emit_discovery(discovery_kind::endpoint_removed, id, info);
+      return;
+    }
+    auto v = parse_endpoint(e.value);
+    if (!v) return;
+    auto& eps = endpoints_[id];
+    auto sit = eps.find(subject);
+    bool changed = sit == eps.end() || sit->second.mode != v->mode || sit->second.ttl != v->ttl;
+    eps[subject] = *v;
+    if (changed) emit_discovery(discovery_kind::endpoint_added, id, endpoint_info{id, subject, v->mode, v->ttl});
+  }
+}
+
+void node_impl::check_stale() {
+  auto now = steady_clock::now();
+  for (auto& [id, p] : peers_) {
+    if (id == cfg_.instance_id || p.legacy) continue;
+    auto age = now - p.last_change;
+    if (age > cfg_.stale_after && p.state == presence::online) {
+      p.state = presence::stale;
+      emit_discovery(discovery_kind::stale, id);
+    }
+    if (age > cfg_.cleanup_after && !p.cleaning && bucket_ready_) {
+      // Delete only the revision we judged stale: if it refreshed meanwhile, or another instance
+      // cleaned it first, the server refuses (wrong last sequence) and nothing is lost.
+      p.cleaning = true;
+      nats::headers h;
+      h.set(std::string(kv::operation_header), "DEL");
+      js::publish_options po;
+      po.expected_last_subject_seq = p.revision;
+      po.retry_attempts = 0;
+      js_->async_publish(kv::key_subject(bucket_, instance_key(id)), h, "", po,
+                         [self = shared_from_this(), id](error_code ec, js::pub_ack) {
+                           if (!ec) return;
+                           if (auto it = self->peers_.find(id); it != self->peers_.end()) it->second.cleaning = ec == js::error::wrong_last_sequence;
+                         });
+    }
+  }
+}
+
+std::vector<instance_info> node_impl::snapshot() const {
+  std::vector<instance_info> out;
+  for (auto& [id, p] : peers_) out.push_back(info_of(id, &p));
+  for (auto& [id, eps] : endpoints_)
+    if (!peers_.count(id)) out.push_back(info_of(id, nullptr));  // endpoints of an instance that left
+  if (!peers_.count(cfg_.instance_id) && phase_ != phase::idle) {
+    // Ourselves, even before the watcher saw our entry.
+    instance_info me;
+    me.id = cfg_.instance_id;
+    me.role = cfg_.role;
+    me.self = true;
+    me.state = ready_ ? presence::online : presence::offline;
+    for (auto& [subject, v] : my_endpoints_) me.endpoints.push_back(endpoint_info{cfg_.instance_id, subject, v.mode, v.ttl});
+    out.push_back(std::move(me));
+  }
+  return out;
+}
+
+}  // namespace nats::cluster::detail

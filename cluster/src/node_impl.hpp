@@ -1,0 +1,195 @@
+// The cluster node's state machine and engines (internal). See cluster.hpp for the contract and
+// docs/cluster.md for the design. Everything runs on the node's executor; coroutines keep the
+// node_impl alive through shared_from_this.
+#pragma once
+
+#include "outbox_file.hpp"
+#include "values.hpp"
+
+#include <nats/cluster/cluster.hpp>
+#include <nats/connection.hpp>
+#include <nats/js/context.hpp>
+#include <nats/js/pull.hpp>
+#include <nats/kv/kv.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace nats::cluster::detail {
+
+using void_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+/// Header carrying the absolute expiry (ms since the epoch, publisher clock) of an ephemeral message.
+inline constexpr std::string_view expires_header = "Nats-Cluster-Expires";
+/// Header carrying the TTL in ms (informative; lets a reader judge against the stream timestamp).
+inline constexpr std::string_view ttl_header = "Nats-Cluster-TTL";
+
+struct outbox_entry {
+  outbox_record rec;
+  nats::headers hdrs;          ///< parsed rec.headers
+  std::size_t bytes = 0;
+  std::uint64_t sent_gen = 0;  ///< link generation in which it is in flight; 0: waiting
+  // std::optional: Boost 1.81's any_completion_handler move-assignment recurses; only move-construct it.
+  std::optional<void_handler> handler;  ///< caller still waiting (empty once completed)
+};
+
+struct sub_state {
+  std::uint64_t id = 0;
+  subscribe_options opts;
+  std::vector<std::string> patterns;       ///< full patterns "<prefix>.<pattern>"
+  delivery_handler handler;
+  std::string consumer;
+  bool active = true;
+  bool consumer_ready = false;
+  bool creating = false;
+  js::consumer_stream stream;
+};
+
+struct pending_delivery {
+  std::uint64_t sub = 0;
+  nats::message msg;  ///< subject + reply (the ack subject); payload dropped
+};
+
+struct peer {
+  presence_value value;
+  std::uint64_t revision = 0;
+  std::chrono::steady_clock::time_point last_change{};
+  std::chrono::system_clock::time_point last_seen{};
+  presence state = presence::online;
+  bool legacy = false;
+  bool cleaning = false;
+};
+
+class node_impl : public std::enable_shared_from_this<node_impl> {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  node_impl(executor_type ex, config cfg);
+  ~node_impl();
+
+  void start(void_handler h);
+  void publish(std::string_view subject, std::string_view payload, const publish_options& opts, void_handler h);
+  void register_endpoint(std::string_view subject, delivery_mode mode, std::chrono::milliseconds ttl, void_handler h);
+  std::uint64_t subscribe(const subscribe_options& opts, delivery_handler handler, boost::system::error_code& ec);
+  boost::system::error_code ack(std::uint64_t id);
+  boost::system::error_code nak(std::uint64_t id, std::chrono::milliseconds delay);
+  void unsubscribe(std::uint64_t id, bool remove_consumer, void_handler h);
+  std::vector<instance_info> snapshot() const;
+  void stop(std::chrono::milliseconds timeout, void_handler h);
+  void shutdown();  ///< abrupt (destructor)
+
+  executor_type ex_;
+  config cfg_;
+  std::string prefix_, stream_, bucket_, session_;
+  status_handler on_status_;
+  discovery_handler on_discovery_;
+  status_event status_;
+  node_stats stats_;
+
+  bool is_ready() const noexcept { return ready_; }
+  std::size_t outbox_count() const noexcept { return outbox_.size(); }
+  std::size_t outbox_size_bytes() const noexcept { return outbox_bytes_; }
+
+ private:
+  enum class phase { idle, starting, running, stopping, stopped };
+
+  // link
+  void on_connection_event(const nats::event& ev);
+  boost::asio::awaitable<void> setup(std::uint64_t gen);
+  boost::asio::awaitable<boost::system::error_code> ensure_stream();
+  boost::asio::awaitable<boost::system::error_code> ensure_bucket();
+  boost::asio::awaitable<boost::system::error_code> check_duplicate();
+  boost::asio::awaitable<boost::system::error_code> register_presence();
+  void link_down(const boost::system::error_code& why);
+  void fatal(const boost::system::error_code& ec, const std::string& text);
+  void finish_start(const boost::system::error_code& ec);
+
+  // outbox / publishing
+  boost::system::error_code enqueue(outbox_record rec);
+  void pump();
+  void send(outbox_entry& e);
+  void on_publish_result(std::uint64_t seq, std::uint64_t gen, const boost::system::error_code& ec, bool duplicate);
+  void complete_entry(outbox_entry& e, const boost::system::error_code& ec);
+  void erase_entry(std::uint64_t seq);
+  void schedule_pump(std::chrono::milliseconds delay);
+  void note_outbox_change();
+  std::size_t in_flight_ = 0;
+
+  // endpoints
+  void flush_endpoints();
+
+  // subscriptions
+  boost::asio::awaitable<void> ensure_consumer(std::shared_ptr<sub_state> s);
+  boost::asio::awaitable<void> consume(std::shared_ptr<sub_state> s);
+  void handle_message(sub_state& s, nats::message& m);
+
+  // presence / discovery
+  boost::asio::awaitable<void> heartbeat_loop();
+  boost::asio::awaitable<void> watch_loop();
+  boost::asio::awaitable<void> heartbeat_once();
+  void apply_entry(const kv::entry& e);
+  void check_stale();
+  instance_info info_of(const std::string& id, const peer* p) const;
+  void emit_discovery(discovery_kind k, const std::string& id, std::optional<endpoint_info> ep = std::nullopt);
+
+  void emit_status(status_kind k, boost::system::error_code ec = {}, std::string text = {});
+  void post_handler(void_handler h, boost::system::error_code ec);
+
+  phase phase_ = phase::idle;
+  std::unique_ptr<nats::connection> nc_;
+  std::unique_ptr<js::context> js_;
+  kv::bucket kv_;
+  bool bucket_ready_ = false;
+  bool ready_ = false;
+  bool first_setup_done_ = false;
+  bool setup_running_ = false;
+  std::uint64_t gen_ = 1;  ///< link generation: bumped on every link loss
+  std::optional<void_handler> start_handler_;
+  std::unique_ptr<boost::asio::steady_timer> start_timer_;
+  bool stream_allows_ttl_ = false;
+  std::int64_t started_ms_ = 0;
+
+  // outbox
+  std::map<std::uint64_t, outbox_entry> outbox_;
+  std::size_t outbox_bytes_ = 0;
+  std::uint64_t next_seq_ = 1;
+  outbox_file file_;
+  std::unique_ptr<boost::asio::steady_timer> pump_timer_;
+  bool pump_scheduled_ = false;
+  std::unique_ptr<boost::asio::steady_timer> outbox_status_timer_;
+  bool outbox_status_pending_ = false;
+
+  // endpoints: relative subject -> value; those not yet written
+  std::map<std::string, endpoint_value> my_endpoints_;
+  std::set<std::string> endpoints_dirty_;
+  bool endpoints_flushing_ = false;
+
+  // subscriptions
+  std::map<std::uint64_t, std::shared_ptr<sub_state>> subs_;
+  std::unordered_map<std::uint64_t, pending_delivery> pending_;
+  std::uint64_t next_sub_id_ = 1;
+  std::uint64_t next_delivery_id_ = 1;
+  bool multi_filter_ = false;
+
+  // presence
+  nats::subscription ping_sub_;
+  std::uint64_t presence_rev_ = 0;
+  bool duplicate_reported_ = false;
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer_;
+  kv::watcher watcher_;
+  bool watching_ = false;
+  bool caught_up_ = false;
+  std::map<std::string, peer> peers_;
+  std::map<std::string, std::map<std::string, endpoint_value>> endpoints_;  ///< instance -> subject -> value
+};
+
+}  // namespace nats::cluster::detail

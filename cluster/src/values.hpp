@@ -1,0 +1,37 @@
+// JSON values of the presence bucket (internal). The original plugin writes
+//   instances.<id>            {"natsAddress": "...", "role": "Member"}
+//   endpoints.<id>.<subject>  {"mode": "Durable", "ttl": 30}          (ttl in seconds)
+// We write the same fields plus our own (session, heartbeat, startedAt, ttlMs); readers ignore
+// fields they do not know, so both plugins read each other's entries.
+#pragma once
+
+#include <nats/cluster/config.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nats::cluster::detail {
+
+struct presence_value {
+  std::string nats_address;
+  cluster::role role = role::member;
+  std::string session;            ///< empty: written by the original plugin (legacy)
+  std::int64_t heartbeat_ms = 0;  ///< publisher clock, informative
+  std::int64_t started_ms = 0;
+};
+
+struct endpoint_value {
+  delivery_mode mode = delivery_mode::durable;
+  std::chrono::milliseconds ttl{0};
+};
+
+std::string to_json(const presence_value& v);
+std::string to_json(const endpoint_value& v);
+std::optional<presence_value> parse_presence(std::string_view json);
+std::optional<endpoint_value> parse_endpoint(std::string_view json);
+std::string json_escape(std::string_view s);
+
+}  // namespace nats::cluster::detail

@@ -1,0 +1,119 @@
+// Helpers for cluster integration tests: drive an io_context until a condition holds, start/stop
+// nodes synchronously, collect deliveries.
+#pragma once
+
+#include <nats/cluster/cluster.hpp>
+#include <nats/connection.hpp>
+
+#include "nats_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace nats::cluster {
+inline std::ostream& operator<<(std::ostream& os, error e) { return os << make_error_code(e).message(); }
+inline std::ostream& operator<<(std::ostream& os, delivery_mode m) { return os << to_string(m); }
+inline std::ostream& operator<<(std::ostream& os, presence p) { return os << to_string(p); }
+inline std::ostream& operator<<(std::ostream& os, role r) { return os << to_string(r); }
+inline std::ostream& operator<<(std::ostream& os, status_kind k) { return os << to_string(k); }
+inline std::ostream& operator<<(std::ostream& os, discovery_kind k) { return os << to_string(k); }
+}  // namespace nats::cluster
+
+namespace nats::cluster::test {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+/// Runs handlers until `pred()` is true or `timeout` passes; returns pred().
+inline bool run_until(asio::io_context& ioc, const std::function<bool()>& pred,
+                      std::chrono::milliseconds timeout = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred() && std::chrono::steady_clock::now() < deadline) {
+    ioc.run_one_for(20ms);
+    if (ioc.stopped()) ioc.restart();
+  }
+  return pred();
+}
+
+/// Runs handlers for `d` (lets background work happen).
+inline void run_for(asio::io_context& ioc, std::chrono::milliseconds d) {
+  auto deadline = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ioc.run_one_for(10ms);
+    if (ioc.stopped()) ioc.restart();
+  }
+}
+
+inline config make_config(const std::vector<std::string>& urls, std::string id, role r = role::member) {
+  config c;
+  c.instance_id = std::move(id);
+  c.role = r;
+  c.connection.servers = urls;
+  c.connection.reconnect.wait = 100ms;
+  c.connection.reconnect.jitter = 20ms;
+  c.connection.connect_timeout = 1000ms;
+  return c;
+}
+
+inline config make_config(const nats::test::nats_server& s, std::string id, role r = role::member) {
+  return make_config(std::vector<std::string>{s.url()}, std::move(id), r);
+}
+
+inline error_code start(asio::io_context& ioc, node& n) {
+  std::optional<error_code> result;
+  n.async_start([&](error_code ec) { result = ec; });
+  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] { return result.has_value(); }, 30s), "async_start did not complete");
+  return *result;
+}
+
+inline error_code stop(asio::io_context& ioc, node& n, std::chrono::milliseconds timeout = 5s) {
+  std::optional<error_code> result;
+  n.async_stop(timeout, [&](error_code ec) { result = ec; });
+  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] { return result.has_value(); }, timeout + 10s), "async_stop did not complete");
+  return *result;
+}
+
+inline error_code publish(asio::io_context& ioc, node& n, const std::string& subject, const std::string& payload,
+                          publish_options opts = {}) {
+  std::optional<error_code> result;
+  n.async_publish(subject, payload, opts, [&](error_code ec) { result = ec; });
+  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] { return result.has_value(); }, 30s), "async_publish did not complete");
+  return *result;
+}
+
+/// Collects deliveries of one subscription.
+struct collector {
+  std::vector<delivery> got;
+  delivery_handler handler() {
+    return [this](delivery&& d) { got.push_back(std::move(d)); };
+  }
+  std::vector<std::string> payloads() const {
+    std::vector<std::string> out;
+    for (auto& d : got) out.push_back(d.payload);
+    return out;
+  }
+};
+
+inline std::uint64_t subscribe(node& n, collector& c, std::string key, std::string patterns,
+                               start_position start = start_position::new_only, ack_mode ack = ack_mode::on_delivery) {
+  subscribe_options o;
+  o.key = std::move(key);
+  o.patterns = std::move(patterns);
+  o.start = start;
+  o.ack = ack;
+  error_code ec;
+  auto id = n.subscribe(o, c.handler(), ec);
+  BOOST_REQUIRE_MESSAGE(!ec, "subscribe: " << ec.message());
+  return id;
+}
+
+}  // namespace nats::cluster::test
