@@ -106,8 +106,8 @@ class node {
         token);
   }
 
-  /// Instances and their endpoints as known now (`void(error_code, std::vector<instance_info>)`).
-  /// Reads the bucket when connected; otherwise returns the last known view.
+  /// Instances and their endpoints as known now (`void(error_code, std::vector<instance_info>)`):
+  /// the view kept current by the node's watch on the bucket (the last known view while disconnected).
   template <class Token>
   auto async_discover(Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::vector<instance_info>)>(
