@@ -1,6 +1,7 @@
 {
   "variables": {
-    "nats_src%": "<!(node -p \"process.env.NATS_SRC_DIR || require('path').resolve('..')\")"
+    "nats_src%": "<!(node -p \"process.env.NATS_SRC_DIR || require('path').resolve('..')\")",
+    "simdjson_cpp%": "<!(node -p \"require('fs').existsSync('deps/simdjson.cpp') ? 'deps/simdjson.cpp' : ''\")"
   },
   "targets": [
     {
@@ -35,15 +36,20 @@
         "-Wl,--end-group",
         "-l:libssl.a",
         "-l:libcrypto.a",
-        "-lsimdjson",
         "-lpthread",
         "-ldl"
+      ],
+      "conditions": [
+        ["simdjson_cpp!=''", {
+          "sources": ["<(simdjson_cpp)"]
+        }, {
+          "libraries": ["-lsimdjson"]
+        }]
       ],
       "ldflags": [
         "-static-libstdc++",
         "-static-libgcc",
-        "-Wl,--exclude-libs,ALL",
-        "-Wl,-rpath,'$$ORIGIN'"
+        "-Wl,--exclude-libs,ALL"
       ]
     }
   ]

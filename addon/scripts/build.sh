@@ -6,8 +6,10 @@
 #   NATS_BUILD_DIR=/tmp/b addon/scripts/build.sh
 #
 # Needs: a C++20 compiler, meson, ninja, Boost 1.81 headers, OpenSSL 3 (static libs from libssl-dev),
-# simdjson (libsimdjson-dev), node + npm. OpenSSL, libstdc++ and libgcc are linked statically; the
-# simdjson shared library is copied next to the binary (found through RUNPATH=$ORIGIN).
+# simdjson (libsimdjson-dev), node + npm. OpenSSL, libstdc++, libgcc and simdjson are linked statically
+# with hidden symbols: Node binaries export their own OpenSSL and (Node 22+) simdjson, and the addon
+# must not bind to those. Debian has no static simdjson, so simdjson.cpp of the installed version is
+# taken from its Debian source package (`apt-get source`, no system change) or from SIMDJSON_CPP.
 set -euo pipefail
 addon="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$(cd "$addon/.." && pwd)"
@@ -19,6 +21,23 @@ fi
 targets=$(ninja -C "$build" -t targets all | sed -n 's/^\(\(lib\|jetstream\|kv\|cluster\)\/[^:/]*\.a\): .*/\1/p' | sort -u)
 ninja -C "$build" -j"${JOBS:-2}" $targets
 
+# simdjson.cpp matching the installed header.
+if [ -z "${SIMDJSON_CPP:-}" ]; then
+  ver="$(dpkg-query -W -f='${Version}' libsimdjson-dev)"
+  src="$build/simdjson-src"
+  SIMDJSON_CPP="$(ls "$src"/simdjson-*/singleheader/simdjson.cpp 2>/dev/null | head -n1 || true)"
+  if [ -z "$SIMDJSON_CPP" ]; then
+    mkdir -p "$src/lists/partial"
+    echo "deb-src http://deb.debian.org/debian bookworm main" > "$src/sources.list"
+    apt_opts=(-o "Dir::Etc::SourceList=$src/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$src/lists")
+    apt-get "${apt_opts[@]}" update -qq
+    (cd "$src" && apt-get "${apt_opts[@]}" source --download-only "simdjson=$ver" && tar xzf simdjson_*.orig.tar.gz)
+    SIMDJSON_CPP="$(ls "$src"/simdjson-*/singleheader/simdjson.cpp | head -n1)"
+  fi
+fi
+cmp -s "$(dirname "$SIMDJSON_CPP")/simdjson.h" /usr/include/simdjson.h || { echo "simdjson.cpp does not match /usr/include/simdjson.h" >&2; exit 1; }
+mkdir -p "$addon/deps" && cp "$SIMDJSON_CPP" "$addon/deps/simdjson.cpp"  # binding.gyp compiles it when present
+
 cd "$addon"
 if [ ! -d node_modules/node-addon-api ] || [ ! -d node_modules/prebuildify ]; then
   npm install --no-audit --no-fund --ignore-scripts
@@ -28,8 +47,5 @@ rm -rf prebuilds build
 npx --no-install prebuildify --napi --strip
 
 dir="prebuilds/$(node -p 'process.platform + "-" + process.arch')"
-for so in $(ldd "$dir"/*.node | awk '/simdjson/ {print $3}'); do
-  cp -L "$so" "$dir/"
-done
 echo "built: $(ls "$dir")"
-ldd "$dir"/*.node | sed 's/^/  /'
+readelf -d "$dir"/*.node | grep NEEDED | sed 's/^/  /'

@@ -9,7 +9,8 @@ const os = require('os');
 const path = require('path');
 const { freePort } = require('./nats-server');
 
-const RED_JS = require.resolve('node-red/red.js');
+// NRC_NODE_RED=<path of red.js> and NRC_NODE=<node binary> run the tests on another Node-RED / Node.
+const RED_JS = process.env.NRC_NODE_RED || require.resolve('node-red/red.js');
 
 function request(port, method, urlPath, body, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -57,7 +58,7 @@ async function startNodeRed(opts = {}) {
       fs.symlinkSync(opts.packageDir, dest, 'dir');
     }
   }
-  const proc = spawn(opts.nodeBin || process.execPath, [...(opts.nodeArgs || []), RED_JS, '-u', userDir, '-p', String(port)], {
+  const proc = spawn(opts.nodeBin || process.env.NRC_NODE || process.execPath, [...(opts.nodeArgs || []), RED_JS, '-u', userDir, '-p', String(port)], {
     env: Object.assign({}, process.env, { NRC_USER_DIR: userDir }, opts.env || {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
