@@ -280,6 +280,23 @@ BOOST_AUTO_TEST_CASE(observer_cannot_publish_but_subscribes_and_registers) {
   BOOST_TEST(!stop(ioc, m));
 }
 
+BOOST_AUTO_TEST_CASE(bad_config_fails_start_with_the_field_named) {
+  asio::io_context ioc;
+  auto cfg = make_config(std::vector<std::string>{"nats://127.0.0.1:1"}, "bad.id");
+  node n(ioc.get_executor(), cfg);
+  std::vector<status_event> st;
+  n.set_status_handler([&](const status_event& e) { st.push_back(e); });
+  BOOST_TEST(start(ioc, n) == make_error_code(error::invalid_instance_id));
+  run_for(ioc, 50ms);
+  BOOST_REQUIRE(!st.empty());
+  BOOST_TEST(st.back().text.find("instance_id") != std::string::npos, st.back().text);
+  BOOST_TEST(publish(ioc, n, "x", "1") == make_error_code(error::not_started));
+  auto cfg2 = make_config(std::vector<std::string>{"nats://127.0.0.1:1"}, "ok");
+  cfg2.root_path = "/";
+  node n2(ioc.get_executor(), cfg2);
+  BOOST_TEST(start(ioc, n2) == make_error_code(error::invalid_root_path));
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_instance_id_is_refused) {
   nats_server srv(js_server());
   asio::io_context ioc;
@@ -305,10 +322,18 @@ BOOST_AUTO_TEST_CASE(crashed_instance_goes_stale_then_is_cleaned_up) {
     c.cleanup_after = 2000ms;
     return c;
   };
-  std::vector<discovery_event> events;
+  std::vector<discovery_event> events, events2;
   node a(ioc.get_executor(), fast("alive"));
   a.set_discovery_handler([&](const discovery_event& e) { events.push_back(e); });
   BOOST_REQUIRE_EQUAL(start(ioc, a), error_code{});
+  // A second live instance cleans up too: both compare-and-delete the same revision, one wins.
+  node a2(ioc.get_executor(), fast("alive2"));
+  std::vector<status_event> errors2;
+  a2.set_discovery_handler([&](const discovery_event& e) { events2.push_back(e); });
+  a2.set_status_handler([&](const status_event& e) {
+    if (e.kind == status_kind::error) errors2.push_back(e);
+  });
+  BOOST_REQUIRE_EQUAL(start(ioc, a2), error_code{});
   auto b = std::make_unique<node>(ioc.get_executor(), fast("crashy"));
   BOOST_REQUIRE_EQUAL(start(ioc, *b), error_code{});
   auto has = [&](discovery_kind k, const char* id) {
@@ -325,6 +350,22 @@ BOOST_AUTO_TEST_CASE(crashed_instance_goes_stale_then_is_cleaned_up) {
   BOOST_TEST(stale_after < 2500ms);
   BOOST_REQUIRE(run_until(ioc, [&] { return has(discovery_kind::left, "crashy"); }, 5s));
   BOOST_TEST(!has(discovery_kind::stale, "alive"));
+  BOOST_TEST(!has(discovery_kind::stale, "alive2"));
+  BOOST_REQUIRE(run_until(ioc, [&] {
+    return std::any_of(events2.begin(), events2.end(), [](auto& e) { return e.kind == discovery_kind::left && e.instance.id == "crashy"; });
+  }, 5s));
+  run_for(ioc, 1000ms);
+  BOOST_TEST(errors2.empty());
+  std::optional<std::vector<instance_info>> found;
+  a.async_discover([&](error_code, std::vector<instance_info> v) { found = std::move(v); });
+  BOOST_REQUIRE(run_until(ioc, [&] { return found.has_value(); }));
+  std::set<std::string> ids;
+  for (auto& i : *found) {
+    ids.insert(i.id);
+    BOOST_TEST(i.state == presence::online);
+  }
+  BOOST_TEST(ids == (std::set<std::string>{"alive", "alive2"}), boost::test_tools::per_element());
+  BOOST_TEST(!stop(ioc, a2));
   BOOST_TEST(!stop(ioc, a));
 }
 
