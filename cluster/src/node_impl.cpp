@@ -296,6 +296,9 @@ asio::awaitable<void> node_impl::setup(std::uint64_t gen) {
   }
   if (!watching_) asio::co_spawn(ex_, watch_loop(), asio::detached);
 
+  // While we were away nobody's refresh could reach us: restart every peer's clock rather than
+  // report live instances as stale before the watcher has caught up with their new revisions.
+  for (auto& [id, p] : peers_) p.last_change = std::max(p.last_change, steady_clock::now());
   ready_ = true;
   if (phase_ == phase::starting) phase_ = phase::running;
   emit_status(status_kind::connected);

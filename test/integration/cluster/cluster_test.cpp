@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE integration_cluster
 #include <boost/test/unit_test.hpp>
 
+#include "certs.hpp"
 #include "cluster_util.hpp"
 
 #include <nats/js/jetstream.hpp>
@@ -603,6 +604,28 @@ BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {
     BOOST_TEST(!r.auth_ok);
     BOOST_TEST(r.ec);
     BOOST_TEST(r.error_text.find("s3cret-pw") == std::string::npos, r.error_text);  // no secret in the text
+  }
+  {
+    // TLS: the right CA passes; a CA that did not sign the server's certificate fails on TLS only.
+    auto dir = nats::test::make_temp_dir("cluster-certs");
+    auto certs = nats::test::make_test_certs(dir);
+    server_options so = js_server();
+    so.config = nats::test::server_tls_block(certs);
+    nats_server srv(so);
+    auto cfg = make_config(std::vector<std::string>{"tls://127.0.0.1:" + std::to_string(srv.port())}, "t");
+    cfg.connection.tls.ca_file = certs.ca_file;
+    auto ok = run(cfg);
+    BOOST_TEST(ok.reachable);
+    BOOST_TEST(ok.tls_ok);
+    BOOST_TEST(ok.auth_ok);
+    BOOST_TEST(ok.jetstream_enabled, ok.error_text);
+    cfg.connection.tls.ca_file = certs.other_ca_file;
+    auto bad = run(cfg);
+    BOOST_TEST(bad.reachable, bad.error_text);
+    BOOST_TEST(!bad.tls_ok);
+    BOOST_TEST(!bad.auth_ok);
+    BOOST_TEST(bad.ec);
+    nats::test::remove_tree(dir);
   }
   {
     auto r = run(make_config(std::vector<std::string>{"nats://127.0.0.1:" + std::to_string(nats::test::free_port())}, "t"));
