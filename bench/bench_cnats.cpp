@@ -151,6 +151,152 @@ void run_rr(const bench::args& a) {
   natsConnection_Destroy(resp_nc);
 }
 
+// ---------------------------------------------------------------- JetStream and KV
+// js_PublishAsync with a window of bench::js_window (PublishAsync.MaxPending: the call stalls while the
+// window is full), js_PullSubscribe + natsSubscription_Fetch, kvStore_Put/Get; all synchronous calls.
+
+std::atomic<std::uint64_t> js_pub_errors{0};
+
+void on_pub_error(jsCtx*, jsPubAckErr*, void*) { js_pub_errors.fetch_add(1, std::memory_order_relaxed); }
+
+jsCtx* jetstream(natsConnection* nc) {
+  jsOptions jo;
+  check(jsOptions_Init(&jo), "jsOptions_Init");
+  jo.PublishAsync.MaxPending = static_cast<int64_t>(bench::js_window);
+  jo.PublishAsync.ErrHandler = on_pub_error;
+  jsCtx* js = nullptr;
+  check(natsConnection_JetStream(&js, nc, &jo), "natsConnection_JetStream");
+  return js;
+}
+
+void add_bench_stream(jsCtx* js) {
+  jsStreamConfig cfg;
+  check(jsStreamConfig_Init(&cfg), "jsStreamConfig_Init");
+  const char* subjects[] = {bench::js_subjects};
+  cfg.Name = bench::js_stream;
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  check(js_AddStream(&si, js, &cfg, nullptr, &jerr), "js_AddStream");
+  jsStreamInfo_Destroy(si);
+}
+
+void js_publish_n(jsCtx* js, const std::string& payload, std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i)
+    check(js_PublishAsync(js, bench::js_subject, payload.data(), static_cast<int>(payload.size()), nullptr),
+          "js_PublishAsync");
+  jsPubOptions po;
+  check(jsPubOptions_Init(&po), "jsPubOptions_Init");
+  po.MaxWait = 60000;
+  check(js_PublishAsyncComplete(js, &po), "js_PublishAsyncComplete");
+  if (js_pub_errors.load() != 0) bench::fail("jspub", std::to_string(js_pub_errors.load()) + " publishes failed");
+}
+
+void run_jspub(const bench::args& a) {
+  natsConnection* nc = connect(a.url, "bench-jspub");
+  jsCtx* js = jetstream(nc);
+  add_bench_stream(js);
+  std::string payload(a.size, 'x');
+  js_publish_n(js, payload, a.warmup);
+  const double c0 = bench::cpu_seconds();
+  auto t0 = bench::clock::now();
+  js_publish_n(js, payload, a.count);
+  auto t1 = bench::clock::now();
+  bench::print_rate(client_name, a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}
+
+// Fetches (batch bench::js_batch) and acks n messages one by one; the acks are flushed at the end.
+void js_fetch_n(natsConnection* nc, natsSubscription* sub, std::uint64_t n) {
+  std::uint64_t got = 0;
+  while (got < n) {
+    natsMsgList list{};
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const int batch = static_cast<int>(std::min<std::uint64_t>(bench::js_batch, n - got));
+    check(natsSubscription_Fetch(&list, sub, batch, 5000, &jerr), "natsSubscription_Fetch");
+    for (int i = 0; i < list.Count; ++i) check(natsMsg_Ack(list.Msgs[i], nullptr), "natsMsg_Ack");
+    got += static_cast<std::uint64_t>(list.Count);
+    natsMsgList_Destroy(&list);
+  }
+  check(natsConnection_FlushTimeout(nc, 60000), "flush");
+}
+
+void run_jsfetch(const bench::args& a) {
+  natsConnection* nc = connect(a.url, "bench-jsfetch");
+  jsCtx* js = jetstream(nc);
+  add_bench_stream(js);
+  js_publish_n(js, std::string(a.size, 'x'), a.warmup + a.count);  // fill the stream (untimed)
+
+  jsSubOptions so;
+  check(jsSubOptions_Init(&so), "jsSubOptions_Init");
+  so.Stream = bench::js_stream;
+  so.Config.AckPolicy = js_AckExplicit;
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  check(js_PullSubscribe(&sub, js, bench::js_subjects, bench::js_consumer, nullptr, &so, &jerr), "js_PullSubscribe");
+
+  js_fetch_n(nc, sub, a.warmup);
+  const double c0 = bench::cpu_seconds();
+  auto t0 = bench::clock::now();
+  js_fetch_n(nc, sub, a.count);
+  auto t1 = bench::clock::now();
+  bench::print_rate(client_name, a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
+  natsSubscription_Destroy(sub);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}
+
+// kvput: n sequential puts of distinct keys; kvget: n sequential gets of keys put before the clock started.
+void run_kv(const bench::args& a) {
+  natsConnection* nc = connect(a.url, "bench-kv");
+  jsCtx* js = jetstream(nc);
+  kvConfig kc;
+  check(kvConfig_Init(&kc), "kvConfig_Init");
+  kc.Bucket = bench::kv_bucket;
+  kc.History = 1;
+  kvStore* kv = nullptr;
+  check(js_CreateKeyValue(&kv, js, &kc), "js_CreateKeyValue");
+  const std::string value(a.size, 'x');
+  const bool put = a.workload == "kvput";
+
+  auto put_range = [&](std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i < to; ++i) {
+      std::uint64_t rev = 0;
+      check(kvStore_Put(&rev, kv, bench::kv_key(i).c_str(), value.data(), static_cast<int>(value.size())),
+            "kvStore_Put");
+    }
+  };
+  auto get_range = [&](std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i < to; ++i) {
+      kvEntry* e = nullptr;
+      check(kvStore_Get(&e, kv, bench::kv_key(i % a.count).c_str()), "kvStore_Get");
+      if (kvEntry_ValueLen(e) != static_cast<int>(value.size())) bench::fail("kvget", "wrong value size");
+      kvEntry_Destroy(e);
+    }
+  };
+
+  if (put) {
+    put_range(a.count, a.count + a.warmup);  // other keys than the timed part's
+  } else {
+    put_range(0, a.count);
+    get_range(0, a.warmup);
+  }
+  const double c0 = bench::cpu_seconds();
+  auto t0 = bench::clock::now();
+  if (put)
+    put_range(0, a.count);
+  else
+    get_range(0, a.count);
+  auto t1 = bench::clock::now();
+  bench::print_rate(client_name, a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,8 +311,14 @@ int main(int argc, char** argv) {
     run_pub(a);
   else if (a.workload == "pubsub")
     run_pubsub(a);
-  else
+  else if (a.workload == "rr")
     run_rr(a);
+  else if (a.workload == "jspub")
+    run_jspub(a);
+  else if (a.workload == "jsfetch")
+    run_jsfetch(a);
+  else
+    run_kv(a);
   nats_CloseAndWait(5000);
   return 0;
 }

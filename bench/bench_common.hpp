@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,25 @@ using clock = std::chrono::steady_clock;
 inline constexpr const char* pub_subject = "bench.pub";
 inline constexpr const char* pubsub_subject = "bench.ps";
 inline constexpr const char* rr_subject = "bench.rr";
+// JetStream/KV workloads: one file-storage stream on `bench.js.>`, one durable pull consumer, one bucket.
+inline constexpr const char* js_stream = "BENCH";
+inline constexpr const char* js_subjects = "bench.js.>";
+inline constexpr const char* js_subject = "bench.js.data";
+inline constexpr const char* js_consumer = "BENCH_PULL";
+inline constexpr const char* kv_bucket = "BENCH";
+inline constexpr std::size_t js_window = 256;  // jspub: acks outstanding at most
+inline constexpr int js_batch = 500;           // jsfetch: messages per pull request
 
-/// `<program> pub|pubsub|rr <url> <count> <size> [warmup]`. warmup: messages/requests run before
+/// Key of the i-th KV entry (kvput, kvget).
+inline std::string kv_key(std::uint64_t i) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "k%llu", static_cast<unsigned long long>(i));
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+/// `<program> <workload> <url> <count> <size> [warmup]`. warmup: messages/requests run before
 /// the timed part (default count/10 capped at 100000; 0 for the callgrind runs).
+/// Workloads: pub, pubsub, rr (core NATS), jspub, jsfetch, kvput, kvget (JetStream; the server needs -js).
 struct args {
   std::string workload;
   std::string url;
@@ -32,7 +49,8 @@ struct args {
 
 inline args parse_args(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s pub|pubsub|rr <url> <count> <size> [warmup]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s pub|pubsub|rr|jspub|jsfetch|kvput|kvget <url> <count> <size> [warmup]\n",
+                 argv[0]);
     std::exit(2);
   }
   args a;
@@ -41,7 +59,8 @@ inline args parse_args(int argc, char** argv) {
   a.count = std::strtoull(argv[3], nullptr, 10);
   a.size = static_cast<std::size_t>(std::strtoull(argv[4], nullptr, 10));
   a.warmup = argc > 5 ? std::strtoull(argv[5], nullptr, 10) : std::min<std::uint64_t>(a.count / 10, 100000);
-  if (a.count == 0 || (a.workload != "pub" && a.workload != "pubsub" && a.workload != "rr")) {
+  static const char* const known[] = {"pub", "pubsub", "rr", "jspub", "jsfetch", "kvput", "kvget"};
+  if (a.count == 0 || std::find(std::begin(known), std::end(known), a.workload) == std::end(known)) {
     std::fprintf(stderr, "bad arguments\n");
     std::exit(2);
   }
@@ -61,7 +80,7 @@ inline double cpu_seconds() {
   return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
-/// Throughput result line (pub, pubsub).
+/// Throughput result line (every workload but rr).
 inline void print_rate(const char* client, const args& a, double seconds, double cpu) {
   std::printf("{\"client\":\"%s\",\"workload\":\"%s\",\"count\":%llu,\"size\":%zu,\"seconds\":%.6f,"
               "\"msgs_per_sec\":%.1f,\"cpu_seconds\":%.6f}\n",

@@ -6,6 +6,8 @@
 #include "bench_common.hpp"
 
 #include <nats/nats.hpp>
+#include <nats/js/jetstream.hpp>
+#include <nats/kv/kv.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -173,6 +175,126 @@ awaitable<void> run_rr(const bench::args& a) {
   resp_nc.close();
 }
 
+// ---------------------------------------------------------------- JetStream and KV
+// Every operation is awaited on the same single-threaded io_context as above.
+
+awaitable<void> add_bench_stream(nats::js::context& js) {
+  nats::js::stream_config cfg;
+  cfg.name = bench::js_stream;
+  cfg.subjects = {bench::js_subjects};
+  cfg.storage = nats::js::storage_type::file;
+  co_await js.async_add_stream(cfg, use_awaitable);
+}
+
+// Publishes n messages through an async_publisher (window bench::js_window) and waits for every ack.
+awaitable<void> js_publish_n(nats::js::async_publisher& pub, const std::string& payload, std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) co_await pub.async_publish(bench::js_subject, payload, use_awaitable);
+  co_await pub.async_wait_all(use_awaitable);
+  if (pub.failed() != 0) bench::fail("jspub", std::to_string(pub.failed()) + " publishes failed");
+}
+
+awaitable<void> run_jspub(const bench::args& a) {
+  auto ex = co_await asio::this_coro::executor;
+  nats::connection nc(ex, make_options(a.url, "bench-jspub"));
+  co_await nc.async_connect(use_awaitable);
+  nats::js::context js(nc);
+  co_await add_bench_stream(js);
+  nats::js::publisher_options po;
+  po.max_pending = bench::js_window;
+  nats::js::async_publisher pub(js, po);
+  const std::string payload(a.size, 'x');
+
+  co_await js_publish_n(pub, payload, a.warmup);
+  const double c0 = bench::cpu_seconds();
+  auto t0 = bench::clock::now();
+  co_await js_publish_n(pub, payload, a.count);
+  auto t1 = bench::clock::now();
+  bench::print_rate("ours", a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
+  nc.close();
+}
+
+// Fetches (batch bench::js_batch) and acks n messages one by one; the acks are flushed at the end.
+awaitable<void> js_fetch_n(nats::connection& nc, nats::js::context& js, std::uint64_t n) {
+  nats::js::fetch_options fo;
+  fo.batch = bench::js_batch;
+  fo.expires = std::chrono::seconds(5);
+  std::uint64_t got = 0;
+  while (got < n) {
+    fo.batch = static_cast<std::int64_t>(std::min<std::uint64_t>(bench::js_batch, n - got));
+    auto msgs = co_await nats::js::async_fetch(js, bench::js_stream, bench::js_consumer, fo, use_awaitable);
+    if (msgs.empty()) bench::fail("jsfetch", "fetch returned nothing after " + std::to_string(got) + " messages");
+    for (const auto& m : msgs) check(nats::js::ack(nc, m), "ack");
+    got += msgs.size();
+  }
+  co_await nc.async_flush(use_awaitable);
+}
+
+awaitable<void> run_jsfetch(const bench::args& a) {
+  auto ex = co_await asio::this_coro::executor;
+  nats::connection nc(ex, make_options(a.url, "bench-jsfetch"));
+  co_await nc.async_connect(use_awaitable);
+  nats::js::context js(nc);
+  co_await add_bench_stream(js);
+  {  // fill the stream (untimed): warm-up + timed messages
+    nats::js::publisher_options po;
+    po.max_pending = bench::js_window;
+    nats::js::async_publisher pub(js, po);
+    co_await js_publish_n(pub, std::string(a.size, 'x'), a.warmup + a.count);
+  }
+  nats::js::consumer_config cc;
+  cc.durable_name = bench::js_consumer;
+  cc.ack = nats::js::ack_policy::explicit_ack;
+  co_await js.async_add_consumer(bench::js_stream, cc, use_awaitable);
+
+  co_await js_fetch_n(nc, js, a.warmup);
+  const double c0 = bench::cpu_seconds();
+  auto t0 = bench::clock::now();
+  co_await js_fetch_n(nc, js, a.count);
+  auto t1 = bench::clock::now();
+  bench::print_rate("ours", a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
+  nc.close();
+}
+
+// kvput: n sequential puts (each waits for its PubAck) of distinct keys; kvget: n sequential gets of
+// keys put before the clock started.
+awaitable<void> run_kv(const bench::args& a) {
+  auto ex = co_await asio::this_coro::executor;
+  nats::connection nc(ex, make_options(a.url, "bench-kv"));
+  co_await nc.async_connect(use_awaitable);
+  nats::js::context js(nc);
+  nats::kv::bucket_config bc;
+  bc.bucket = bench::kv_bucket;
+  nats::kv::bucket kv = co_await nats::kv::async_create_bucket(js, bc, use_awaitable);
+  const std::string value(a.size, 'x');
+  const bool put = a.workload == "kvput";
+
+  auto put_range = [&](std::uint64_t from, std::uint64_t to) -> awaitable<void> {
+    for (std::uint64_t i = from; i < to; ++i) co_await kv.async_put(bench::kv_key(i), value, use_awaitable);
+  };
+  auto get_range = [&](std::uint64_t from, std::uint64_t to) -> awaitable<void> {
+    for (std::uint64_t i = from; i < to; ++i) {
+      auto e = co_await kv.async_get(bench::kv_key(i % a.count), use_awaitable);
+      if (e.value.size() != value.size()) bench::fail("kvget", "wrong value size");
+    }
+  };
+
+  if (put) {
+    co_await put_range(a.count, a.count + a.warmup);  // other keys than the timed part's
+  } else {
+    co_await put_range(0, a.count);
+    co_await get_range(0, a.warmup);
+  }
+  const double c0 = bench::cpu_seconds();
+  auto t0 = bench::clock::now();
+  if (put)
+    co_await put_range(0, a.count);
+  else
+    co_await get_range(0, a.count);
+  auto t1 = bench::clock::now();
+  bench::print_rate("ours", a, bench::seconds_between(t0, t1), bench::cpu_seconds() - c0);
+  nc.close();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,8 +305,14 @@ int main(int argc, char** argv) {
       co_await run_pub(a);
     else if (a.workload == "pubsub")
       co_await run_pubsub(a);
-    else
+    else if (a.workload == "rr")
       co_await run_rr(a);
+    else if (a.workload == "jspub")
+      co_await run_jspub(a);
+    else if (a.workload == "jsfetch")
+      co_await run_jsfetch(a);
+    else
+      co_await run_kv(a);
   };
   asio::co_spawn(ioc, run(), [](std::exception_ptr e) {
     if (!e) return;
