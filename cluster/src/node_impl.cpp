@@ -858,7 +858,21 @@ void node_impl::handle_message(sub_state& s, nats::message& m) {
   d.headers = m.headers;
   d.stream_sequence = meta->stream_seq;
   d.delivery_count = meta->num_delivered;
-  d.redelivered = meta->num_delivered > 1;
+  d.redelivered = meta->num_delivered > 1 || meta->stream_seq <= s.high_seq;
+  s.high_seq = std::max(s.high_seq, meta->stream_seq);
+  if (auto mid = m.headers.get("Nats-Msg-Id"); mid && !mid->empty()) {
+    std::string id(*mid);
+    if (s.recent_ids.count(id)) {
+      d.redelivered = true;
+    } else {
+      s.recent_ids.insert(id);
+      s.recent_order.push_back(std::move(id));
+      if (s.recent_order.size() > 16384) {
+        s.recent_ids.erase(s.recent_order.front());
+        s.recent_order.pop_front();
+      }
+    }
+  }
   d.published = std::chrono::time_point_cast<system_clock::duration>(meta->timestamp);
   ++stats_.delivered;
   if (d.redelivered) ++stats_.redelivered;

@@ -22,7 +22,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace nats::cluster::detail {
@@ -53,6 +55,13 @@ struct sub_state {
   bool consumer_ready = false;
   bool creating = false;
   js::consumer_stream stream;
+  // Duplicates the server does not flag (delivery count 1 again after a consumer leader change, or a
+  // message stored twice when a Msg-Id outlived the new leader's de-duplication state): first
+  // deliveries come in increasing stream order, so a sequence at or below the high-water mark, or a
+  // Msg-Id seen recently, is a repeat.
+  std::uint64_t high_seq = 0;
+  std::unordered_set<std::string> recent_ids;
+  std::deque<std::string> recent_order;
 };
 
 struct pending_delivery {
