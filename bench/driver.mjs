@@ -4,7 +4,7 @@
 // order so that none always runs first or last on a noisy machine.
 //
 //   node bench/driver.mjs --build <build dir> [--repeat N] [--scale F] [--write bench/RESULTS.md]
-//                         [--callgrind] [--only pub,pubsub,rr] [--nice N]
+//                         [--callgrind] [--only pub,pubsub,rr,jspub,jsfetch,kvput,kvget] [--nice N]
 //
 // --nice N runs the server and the clients under `nice -n N` (negative needs root): on a machine shared
 // with other work this keeps the measurement closer to what an idle machine would show.
@@ -54,6 +54,15 @@ const WORKLOADS = [
     clients: ["ours", "c", "nats.js"] },
   { id: "rr", title: "request/reply {n} x 64 B sequential", count: 20_000, size: 64, kind: "latency", ref: "c-asap",
     clients: ["ours", "c-asap", "c", "nats.js"] },
+  // JetStream and KV (`js: true`: the server runs with -js and a fresh temporary store dir, file storage).
+  { id: "jspub", title: "JetStream async publish {n} x 128 B, window 256", count: 200_000, size: 128, kind: "rate",
+    ref: "c", js: true, clients: ["ours", "c", "nats.js"] },
+  { id: "jsfetch", title: "JetStream pull fetch {n} x 128 B, batch 500, ack each", count: 200_000, size: 128,
+    kind: "rate", ref: "c", js: true, clients: ["ours", "c", "nats.js"] },
+  { id: "kvput", title: "KV put {n} x 128 B sequential", count: 10_000, size: 128, kind: "rate", ref: "c", js: true,
+    clients: ["ours", "c", "nats.js"] },
+  { id: "kvget", title: "KV get {n} x 128 B sequential", count: 10_000, size: 128, kind: "rate", ref: "c", js: true,
+    clients: ["ours", "c", "nats.js"] },
 ].filter((w) => !opt.only || opt.only.includes(w.id));
 // Titles show the message count actually run (--scale changes it).
 for (const w of WORKLOADS) {
@@ -134,17 +143,25 @@ const liveServers = new Set();
 process.on("exit", () => { for (const p of liveServers) p.kill("SIGKILL"); });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
 
-async function startServer() {
+// With `js`, JetStream is enabled with a fresh store dir, removed by stopServer.
+async function startServer({ js = false } = {}) {
   const port = await freePort();
-  const [scmd, sargs] = niced(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port)]);
+  const args = ["-a", "127.0.0.1", "-p", String(port)];
+  const storeDir = js ? fs.mkdtempSync(path.join(os.tmpdir(), "bench-js-")) : null;
+  if (js) args.push("-js", "-sd", storeDir);
+  const [scmd, sargs] = niced(NATS_SERVER, args);
   const proc = spawn(scmd, sargs, { stdio: "ignore" });
   liveServers.add(proc);
   let exited = false;
-  proc.once("exit", () => { exited = true; liveServers.delete(proc); });
+  proc.once("exit", () => {
+    exited = true;
+    liveServers.delete(proc);
+    if (storeDir) fs.rmSync(storeDir, { recursive: true, force: true });
+  });
   const deadline = Date.now() + 15000;
   while (Date.now() < deadline) {
     if (exited) throw new Error(`${NATS_SERVER} exited at start`);
-    if (await canConnect(port)) return { proc, url: `nats://127.0.0.1:${port}` };
+    if (await canConnect(port)) return { proc, url: `nats://127.0.0.1:${port}`, storeDir };
     await new Promise((r) => setTimeout(r, 20));
   }
   proc.kill("SIGKILL");
@@ -178,7 +195,7 @@ function runProgram(file, args, { timeoutMs = 300000, wrap = null } = {}) {
 
 async function measure(client, w) {
   const count = Math.max(1, Math.round(w.count * opt.scale));
-  const server = await startServer();
+  const server = await startServer({ js: !!w.js });
   try {
     const [file, args] = command(client, w.id, count, w.size);
     args[args.indexOf(null)] = server.url;
