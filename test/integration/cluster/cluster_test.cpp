@@ -306,6 +306,27 @@ BOOST_AUTO_TEST_CASE(duplicate_instance_id_is_refused) {
   node b(ioc.get_executor(), make_config(srv, "twin"));
   BOOST_TEST(start(ioc, b) == make_error_code(error::duplicate_instance));
   BOOST_TEST(b.status().kind == status_kind::closed);
+  // A process that slipped past the start check (e.g. a network split) is noticed on the next
+  // heartbeat: its write to our key carries another session.
+  std::vector<status_event> st;
+  a.set_status_handler([&](const status_event& e) { st.push_back(e); });
+  raw_client raw(ioc, srv);
+  {
+    op_result<nats::kv::bucket> b;
+    nats::kv::async_bind_bucket(raw.js, "CLUSTER_NODERED_CLUSTER", [&](error_code ec, nats::kv::bucket bk) {
+      b.ec = ec;
+      b.value = std::move(bk);
+    });
+    BOOST_REQUIRE(run_until(ioc, [&] { return b.ec.has_value(); }));
+    BOOST_REQUIRE(!*b.ec);
+    std::optional<error_code> put;
+    b.value.async_put("instances.twin", R"({"natsAddress":"x","role":"Member","session":"intruder"})",
+                      [&](error_code ec, std::uint64_t) { put = ec; });
+    BOOST_REQUIRE(run_until(ioc, [&] { return put.has_value(); }));
+  }
+  BOOST_TEST(run_until(ioc, [&] {
+    return std::any_of(st.begin(), st.end(), [](auto& e) { return e.ec == error::duplicate_instance; });
+  }, 15s));
   // After a clean stop the id is free again.
   BOOST_TEST(!stop(ioc, a));
   node c(ioc.get_executor(), make_config(srv, "twin"));
