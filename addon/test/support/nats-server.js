@@ -45,6 +45,10 @@ async function startServer(opts = {}) {
   const proc = spawn(BIN, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log = (log + d).slice(-8000); });
+  // Never outlive the test process, even when it dies early.
+  const reap = () => { try { process.kill(proc.pid, 'SIGKILL'); } catch (_) { /* gone */ } };
+  process.once('exit', reap);
+  proc.once('exit', () => process.removeListener('exit', reap));
   await waitForPort(port, 10000);
   const server = {
     port,

@@ -67,6 +67,9 @@ async function startNodeRed(opts = {}) {
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
   const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const reap = () => { try { process.kill(proc.pid, 'SIGKILL'); } catch (_) { /* gone */ } };
+  process.once('exit', reap);
+  proc.once('exit', () => process.removeListener('exit', reap));
 
   const red = {
     port, userDir, proc, exited,
