@@ -15,6 +15,8 @@ packages=(
   libnats-dev            # the official C client, for the benchmark only
   clang libclang-rt-14-dev  # libFuzzer target (optional build)
   valgrind
+  chromium               # headless editor test of the Node-RED package
+  rsync
 )
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
@@ -32,11 +34,12 @@ else
   echo "setup: system packages already installed"
 fi
 
-# npm packages for the interop tests and the benchmark (the official nats.js client).
+# npm packages: the official nats.js client (interop tests, benchmark), Node-RED and its test helper (addon).
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for dir in test/interop bench; do
+# --ignore-scripts: the addon's install script would look for its binary, which scripts/test.sh builds.
+for dir in test/interop bench addon; do
   if [ -f "$root/$dir/package.json" ]; then
-    (cd "$root/$dir" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+    (cd "$root/$dir" && if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; else npm install --ignore-scripts --no-audit --no-fund --loglevel=error; fi)
   fi
 done
 echo "setup: done"

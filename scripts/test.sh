@@ -20,9 +20,23 @@ ninja -C "$build" -j"${JOBS:-2}"
 status=0
 meson test -C "$build" --print-errorlogs --num-processes "${JOBS:-2}" "$@" || status=$?
 
-# One closing line that CI can read: "N passed, N failed".
-python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, sys
+# The Node-RED package: build its native addon (prebuilt binary, from the libraries just built) and
+# run its tests in real Node-RED runtimes (nodes, two-instance end-to-end, palette install, editor).
+node_log="$build/meson-logs/addon-test.log"
+: > "$node_log"
+if [ "${SKIP_ADDON:-0}" != "1" ]; then
+  if NATS_BUILD_DIR="$build" bash addon/scripts/build.sh; then
+    (cd addon && npm test) 2>&1 | tee "$node_log" || status=1
+  else
+    echo "addon build failed" | tee -a "$node_log"
+    echo "# fail 1" >> "$node_log"
+    status=1
+  fi
+fi
+
+# One closing line that CI can read: "N passed, N failed" (meson suites + node --test).
+python3 - "$build/meson-logs/testlog.json" "$node_log" <<'PY'
+import json, re, sys
 passed = failed = skipped = 0
 with open(sys.argv[1]) as f:
     for line in f:
@@ -30,6 +44,13 @@ with open(sys.argv[1]) as f:
         if r in ("OK", "EXPECTEDFAIL"): passed += 1
         elif r == "SKIP": skipped += 1
         else: failed += 1
+for line in open(sys.argv[2], errors="replace"):
+    m = re.match(r"^# (pass|fail|skipped|cancelled) (\d+)", line)
+    if m:
+        n = int(m.group(2))
+        if m.group(1) == "pass": passed += n
+        elif m.group(1) == "skipped": skipped += n
+        else: failed += n
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status

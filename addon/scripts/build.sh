@@ -27,9 +27,17 @@ if [ -z "${SIMDJSON_CPP:-}" ]; then
   src="$build/simdjson-src"
   SIMDJSON_CPP="$(ls "$src"/simdjson-*/singleheader/simdjson.cpp 2>/dev/null | head -n1 || true)"
   if [ -z "$SIMDJSON_CPP" ]; then
-    mkdir -p "$src/lists/partial"
-    echo "deb-src http://deb.debian.org/debian bookworm main" > "$src/sources.list"
-    apt_opts=(-o "Dir::Etc::SourceList=$src/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$src/lists")
+    # Source entries mirror the machine's own binary entries, so the same mirror serves them.
+    mkdir -p "$src/lists/partial" "$src/parts"
+    : > "$src/sources.list"
+    [ -f /etc/apt/sources.list ] && sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$src/sources.list"
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ -f "$f" ] && sed 's/^Types: deb$/Types: deb-src/' "$f" > "$src/parts/$(basename "$f")"
+    done
+    for f in /etc/apt/sources.list.d/*.list; do
+      [ -f "$f" ] && sed -n 's/^deb /deb-src /p' "$f" >> "$src/sources.list"
+    done
+    apt_opts=(-o "Dir::Etc::SourceList=$src/sources.list" -o "Dir::Etc::SourceParts=$src/parts" -o "Dir::State::Lists=$src/lists")
     apt-get "${apt_opts[@]}" update -qq
     (cd "$src" && apt-get "${apt_opts[@]}" source --download-only "simdjson=$ver" && tar xzf simdjson_*.orig.tar.gz)
     SIMDJSON_CPP="$(ls "$src"/simdjson-*/singleheader/simdjson.cpp | head -n1)"
