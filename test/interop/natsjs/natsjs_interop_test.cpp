@@ -2,6 +2,7 @@
 // (multi-valued) headers both ways, and request/reply both ways.
 #define BOOST_TEST_MODULE interop_natsjs
 #include "test_util.hpp"
+#include "operator_setup.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read_until.hpp>
@@ -58,7 +59,70 @@ struct child_process {
   }
 };
 
+/// Reads the peer's stdout line by line.
+struct line_reader {
+  asio::posix::stream_descriptor out;
+  asio::streambuf buf;
+  line_reader(asio::io_context& ioc, int fd) : out(ioc, fd) {}
+  asio::awaitable<std::string> next() {
+    auto [ec, n] = co_await asio::async_read_until(out, buf, '\n', asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return std::string("EOF ") + ec.message();
+    std::istream is(&buf);
+    std::string line;
+    std::getline(is, line);
+    co_return line;
+  }
+};
+
+/// Our client and nats.js authenticate with the same material and exchange a message.
+void exchange_with_authenticated_peer(const nats_server& server, options ours, const std::string& mode,
+                                      const std::string& material_file) {
+  const std::string modules = INTEROP_NODE_MODULES;
+  BOOST_REQUIRE_MESSAGE(std::filesystem::exists(modules + "/nats"), "nats.js is not installed: run scripts/setup.sh");
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    connection c(ioc.get_executor(), ours);
+    co_await connect_or_throw(c);
+    error_code ec;
+    const std::string subject = "auth.interop." + mode;
+    auto back = c.subscribe(subject + ".back", ec);
+    BOOST_REQUIRE(!ec);
+    co_await c.async_flush(asio::use_awaitable);
+    child_process peer({"node", NATSJS_AUTH_PEER_SCRIPT, server.url(), mode, material_file, subject}, modules);
+    line_reader lines(ioc, peer.out_fd);
+    auto first = co_await lines.next();
+    BOOST_REQUIRE_MESSAGE(first == "READY", "peer said: " + first);
+    BOOST_REQUIRE(!c.publish(subject, "hello"));
+    auto m = co_await back.async_next(asio::use_awaitable);
+    BOOST_TEST(m.payload == "hello:js-" + mode);
+    BOOST_TEST(co_await lines.next() == "DONE");
+    BOOST_TEST(peer.wait_exit() == 0);
+  });
+}
+
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(natsjs_and_we_authenticate_with_the_same_nkey) {
+  auto user = auth::key_pair::generate(auth::key_kind::user);
+  nats_server server({.config = "authorization {\n  users: [\n    {nkey: " + user.public_key() + "}\n  ]\n}\n"});
+  const std::string seed_file = server.work_dir() + "/user.nk";
+  write_file(seed_file, user.seed());
+  auto o = options_for(server);
+  o.auth.nkey_seed = user.seed();
+  exchange_with_authenticated_peer(server, o, "nkey", seed_file);
+}
+
+BOOST_AUTO_TEST_CASE(natsjs_and_we_authenticate_with_the_same_creds_file) {
+  operator_setup ops;
+  const std::string dir = make_temp_dir("nats-interop-creds");
+  nats_server server({.config = ops.server_config(dir)});
+  auto user = auth::key_pair::generate(auth::key_kind::user);
+  const std::string creds_file = dir + "/user.creds";
+  write_file(creds_file, operator_setup::creds(ops.user_jwt(user), user.seed()));
+  auto o = options_for(server);
+  o.auth.creds_file = creds_file;
+  exchange_with_authenticated_peer(server, o, "creds", creds_file);
+  remove_tree(dir);
+}
 
 BOOST_AUTO_TEST_CASE(headers_and_requests_both_ways_with_natsjs) {
   const std::string modules = INTEROP_NODE_MODULES;
