@@ -456,11 +456,8 @@ void connection_impl::on_connected(bool reconnect) {
   kick_write();
   start_keepalive();
   finish_connect({});
-  event ev;
-  ev.kind = reconnect ? event_kind::reconnected : event_kind::connected;
-  ev.server = current_url_;
-  emit(std::move(ev));
-  if (info_.lame_duck_mode) emit(event_kind::lame_duck);
+  emit(reconnect ? event_kind::reconnected : event_kind::connected);
+  if (info_.lame_duck_mode) emit(event_kind::lame_duck, error::lame_duck);
 }
 
 void connection_impl::on_disconnected(error_code why) {
@@ -483,11 +480,7 @@ void connection_impl::on_disconnected(error_code why) {
   // pending_ is kept whole: it holds what was accepted but not written. SUB lines in it duplicate the
   // restored ones with the same sid, which the server ignores.
   last_error_ = why;
-  event ev;
-  ev.kind = event_kind::disconnected;
-  ev.ec = why;
-  ev.server = current_url_;
-  emit(std::move(ev));
+  emit(event_kind::disconnected, why);
 }
 
 std::string connection_impl::resubscribe_commands() {
@@ -577,12 +570,7 @@ error_code connection_impl::handle_op(const protocol::server_op& op, bool handsh
       auto e = classify_server_error(op.text);
       last_error_ = e;
       last_error_text_ = std::string(op.text);
-      event ev;
-      ev.kind = event_kind::error;
-      ev.ec = e;
-      ev.text = std::string(op.text);
-      ev.server = current_url_;
-      emit(std::move(ev));
+      emit(event_kind::error, e, std::string(op.text));
       // Permission violations leave the link up; every other -ERR is followed by the server closing it.
       if (e == error::permissions_violation) return {};
       return e;
@@ -631,11 +619,7 @@ void connection_impl::on_info(std::string_view json, bool /*handshake*/) {
   info_ = std::move(info);
   if (info_.max_payload > 0) parser_.set_max_payload(static_cast<std::size_t>(info_.max_payload) + 64 * 1024);
   if (info_.lame_duck_mode && !was_lame && state_ == connection_state::connected) {
-    event ev;
-    ev.kind = event_kind::lame_duck;
-    ev.ec = error::lame_duck;
-    ev.server = current_url_;
-    emit(std::move(ev));
+    emit(event_kind::lame_duck, error::lame_duck);
   }
 }
 
@@ -1063,11 +1047,7 @@ void connection_impl::close(error_code why) {
     post_completion(std::move(w), why ? why : closed_ec);
   }
   pending_.clear();
-  event ev;
-  ev.kind = event_kind::closed;
-  ev.ec = why;
-  ev.server = current_url_;
-  emit(std::move(ev));
+  emit(event_kind::closed, why);
 }
 
 void connection_impl::emit(event ev) {
