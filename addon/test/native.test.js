@@ -1,0 +1,56 @@
+'use strict';
+// The native addon on its own (no Node-RED): it loads in this Node through node-gyp-build as a Node-API 8
+// binary, and two cluster nodes in one process exchange durable and ephemeral messages through a real
+// nats-server. node-versions.test.js runs this file on Node 18 and 22 as well.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const { startServer } = require('./support/nats-server');
+const { until } = require('./support/util');
+
+const PKG = path.join(__dirname, '..');
+const prebuilt = fs.existsSync(path.join(PKG, 'prebuilds', `${process.platform}-${process.arch}`));
+const skip = !prebuilt && 'no prebuilt binary: run scripts/build.sh first';
+
+test('the addon loads as a Node-API 8 binary', { skip }, (t) => {
+  const file = require('node-gyp-build').resolve(PKG);
+  t.diagnostic(`Node ${process.version} (Node-API ${process.versions.napi}) loads ${path.relative(PKG, file)}`);
+  const backend = require('../lib/backend');
+  const native = backend.loadNative();
+  assert.ok(native, 'loadNative() returned the addon');
+  assert.equal(native.napiVersion, 8);
+  assert.ok(Number(process.versions.napi) >= native.napiVersion, `this Node offers Node-API ${process.versions.napi}`);
+  assert.equal(typeof native.Cluster, 'function');
+});
+
+test('two cluster nodes exchange durable and ephemeral messages through nats-server', { skip, timeout: 60000 }, async () => {
+  const { createCluster } = require('../lib/backend');
+  const server = await startServer({ user: 'u', password: 'native-test-pw' });
+  const cfg = (instanceId) => ({ instanceId, rootPath: '/native-test', servers: server.address, role: 'member',
+    auth: { user: 'u', password: 'native-test-pw' } });
+  const a = createCluster(cfg('node-a'));
+  const b = createCluster(cfg('node-b'));
+  try {
+    await Promise.all([a.start(), b.start()]);
+    await until(() => a.status().connected && b.status().connected, 15000, 'both connected');
+    const got = [];
+    const sub = b.subscribe({ key: 'native-sub', patterns: ['node-a.readings.>'], start: 'new', ack: 'auto' }, (d) => got.push(d));
+    await sub.ready;
+    await a.publish('readings.durable', JSON.stringify({ n: 1 }), { mode: 'durable' });
+    await a.publish('readings.ephemeral', Buffer.from([0, 1, 2, 255]), { mode: 'ephemeral', ttl: 30 });
+    await a.publish('other.topic', 'not for b', { mode: 'durable' });
+    await until(() => got.length >= 2, 15000, 'two deliveries');
+    await new Promise((r) => setTimeout(r, 300));
+    const bySubject = Object.fromEntries(got.map((d) => [d.relativeSubject, d]));
+    assert.deepEqual(Object.keys(bySubject).sort(), ['node-a.readings.durable', 'node-a.readings.ephemeral']);
+    assert.deepEqual(JSON.parse(bySubject['node-a.readings.durable'].payload.toString()), { n: 1 });
+    assert.ok(bySubject['node-a.readings.durable'].streamSequence > 0, 'durable message came from the stream');
+    assert.deepEqual([...bySubject['node-a.readings.ephemeral'].payload], [0, 1, 2, 255]);
+    for (const d of got) assert.equal(d.sourceInstance, 'node-a');
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await server.stop();
+    server.cleanup();
+  }
+});
