@@ -29,9 +29,11 @@ test('two cluster nodes exchange durable and ephemeral messages through nats-ser
   const server = await startServer({ user: 'u', password: 'native-test-pw' });
   const cfg = (instanceId) => ({ instanceId, rootPath: '/native-test', servers: server.address, role: 'member',
     auth: { user: 'u', password: 'native-test-pw' } });
-  const a = createCluster(cfg('node-a'));
-  const b = createCluster(cfg('node-b'));
+  const clusters = [];
+  let stop = null;
   try {
+    const a = createCluster(cfg('node-a')); clusters.push(a);
+    const b = createCluster(cfg('node-b')); clusters.push(b);
     await Promise.all([a.start(), b.start()]);
     await until(() => a.status().connected && b.status().connected, 15000, 'both connected');
     const got = [];
@@ -49,8 +51,11 @@ test('two cluster nodes exchange durable and ephemeral messages through nats-ser
     assert.deepEqual([...bySubject['node-a.readings.ephemeral'].payload], [0, 1, 2, 255]);
     for (const d of got) assert.equal(d.sourceInstance, 'node-a');
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
+    // Bounded: a stop that never settles fails the test instead of keeping the process (and nats-server) alive.
+    stop = await Promise.race([Promise.all(clusters.map((c) => c.stop())).then(() => 'stopped'),
+      new Promise((r) => setTimeout(() => r('timed out'), 10000).unref())]);
     await server.stop();
     server.cleanup();
   }
+  assert.equal(stop, 'stopped', 'both cluster nodes stopped within 10 s');
 });

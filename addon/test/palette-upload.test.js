@@ -1,7 +1,7 @@
 'use strict';
 // Palette manager install: `npm pack`, a fresh Node-RED with upload allowed and no compiler on PATH, the
 // tarball uploaded the way the editor's palette manager does it (multipart POST /nodes, field `tarball`),
-// the three node types listed as enabled by GET /nodes and their editor HTML served, the original plugin's
+// its node sets (the original's three node types among them) listed as enabled by GET /nodes and their editor HTML served, the original plugin's
 // flow deployed against a real nats-server and messages through, then DELETE /nodes/<module>: refused while
 // the nodes are in use, done once they are not, and Node-RED still alive and deploying afterwards.
 const test = require('node:test');
@@ -15,10 +15,8 @@ const { startServer } = require('./support/nats-server');
 const { startNodeRed, recorder } = require('./support/nodered');
 const { originalFlow } = require('./support/flows');
 const { until } = require('./support/util');
+const { PKG, MODULE, TYPES, SETS, pack, noCompilerBin, paletteEnv, paletteUserDir } = require('./support/palette');
 
-const PKG = path.join(__dirname, '..');
-const MODULE = '@nats-cluster/node-red-cluster';
-const TYPES = ['ClusterConfigNode', 'ClusterPublishNode', 'ClusterSubscribeNode'];
 const prebuilt = fs.existsSync(path.join(PKG, 'prebuilds', `${process.platform}-${process.arch}`));
 
 /// The request the editor's upload button sends: multipart/form-data with the file in field `tarball`.
@@ -54,36 +52,32 @@ const ours = (list) => list.filter((s) => s.module === MODULE);
 
 test('palette manager: upload the packed tarball, use the nodes, uninstall', { skip: !prebuilt && 'no prebuilt binary: run scripts/build.sh first', timeout: 420000 }, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nrc-upload-'));
-  const tgzName = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: PKG, encoding: 'utf8' }).trim().split('\n').pop();
-  const tgz = path.join(work, tgzName);
+  const tgz = pack(work);
+  const tgzName = path.basename(tgz);
 
-  // PATH with node and sh only: no cc, c++, make or python, so npm could not compile the addon. Node-RED
-  // runs npm as `<its node> <npm-cli.js> install ...`, and npm runs the install script through sh.
-  const bin = path.join(work, 'bin');
-  fs.mkdirSync(bin);
-  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
-  for (const tool of ['cc', 'gcc', 'g++', 'c++', 'make', 'python3', 'python']) {
-    assert.throws(() => execFileSync('sh', ['-c', `command -v ${tool}`], { env: { PATH: bin } }), `${tool} must not be on PATH`);
+  // What the tarball carries: the nodes, their runtime, examples, the prebuilt binary and what a source
+  // build needs (every file binding.gyp names); no tests, screenshots, benchmark, build output or deps/.
+  const files = execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' }).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  const unexpected = files.filter((f) => /^(test|bench|build|deps|node_modules)\/|\.(png|tgz|log)$/.test(f));
+  assert.deepEqual(unexpected, [], 'files that do not belong in the package');
+  assert.ok(files.some((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f)), 'prebuilt binary');
+  for (const f of ['package.json', 'README.md', 'nodes/cluster-config.js', 'nodes/cluster-publish.html', 'nodes/locales/en-US/cluster-subscribe.json']) {
+    assert.ok(files.includes(f), f);
   }
+  assert.ok(files.some((f) => f.startsWith('examples/') && f.endsWith('.json')), 'examples for Import > Examples');
+  const gyp = fs.readFileSync(path.join(PKG, 'binding.gyp'), 'utf8');
+  const named = [...gyp.matchAll(/"(src\/[^"]+\.cpp)"/g), ...gyp.matchAll(/node (scripts\/[^\s"\\)]+)/g)].map((m) => m[1]);
+  assert.ok(named.length > 1);
+  for (const f of named) assert.ok(files.includes(f), `${f} (named in binding.gyp) is in the package`);
+  t.diagnostic(`${tgzName}: ${files.length} files, ${(fs.statSync(tgz).size / 1e6).toFixed(1)} MB packed`);
 
-  const userDir = path.join(work, 'user');
-  fs.mkdirSync(userDir);
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = {
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  uiHost: '127.0.0.1',
-  logging: { console: { level: 'info', metrics: false, audit: false } },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  telemetry: { enabled: false },
-  functionExternalModules: true,
-  externalModules: { palette: { allowInstall: true, allowUpload: true } },
-};\n`);
+  const bin = noCompilerBin(work);
+  const userDir = paletteUserDir(work);
 
   const server = await startServer({ user: 'nodered', password: 'your_password_here' });
   let red;
   try {
-    red = await startNodeRed({ userDir, env: { PATH: bin, HOME: os.homedir(), npm_config_cache: path.join(os.homedir(), '.npm'), npm_config_update_notifier: 'false' } });
+    red = await startNodeRed({ userDir, env: paletteEnv(bin) });
     assert.deepEqual(ours(await nodeList(red)), [], 'not installed before the upload');
     const settings = (await red.request('GET', '/settings')).json;
     assert.notEqual(settings.externalModules?.palette?.allowUpload, false, 'the editor shows the upload button');
@@ -94,11 +88,13 @@ test('palette manager: upload the packed tarball, use the nodes, uninstall', { s
     t.diagnostic(`upload install took ${Date.now() - t0} ms`);
     assert.equal(up.json.name, MODULE);
     assert.equal(up.json.version, require('../package.json').version);
-    assert.deepEqual(up.json.nodes.flatMap((s) => s.types).sort(), TYPES);
+    assert.deepEqual(up.json.nodes.map((s) => s.name).sort(), SETS());
+    for (const type of TYPES) assert.ok(up.json.nodes.some((s) => s.types.includes(type)), type);
 
     // What the palette manager shows: the module's node sets, enabled, without a load error.
     const sets = ours(await nodeList(red));
-    assert.deepEqual(sets.flatMap((s) => s.types).sort(), TYPES);
+    assert.deepEqual(sets.map((s) => s.name).sort(), SETS());
+    for (const type of TYPES) assert.ok(sets.some((s) => s.types.includes(type)), `${type} listed`);
     for (const s of sets) {
       assert.equal(s.enabled, true, `${s.id} enabled`);
       assert.ok(!s.err, `${s.id}: ${s.err}`);
@@ -106,7 +102,7 @@ test('palette manager: upload the packed tarball, use the nodes, uninstall', { s
     const info = await red.request('GET', `/nodes/${MODULE}`, undefined, { accept: 'application/json' });
     assert.equal(info.status, 200, info.text);
     assert.equal(info.json.version, require('../package.json').version);
-    assert.equal(info.json.nodes.length, 3);
+    assert.equal(info.json.nodes.length, SETS().length);
     // What the editor fetches after the node/added event to put the nodes in the palette.
     for (const s of sets) {
       const html = await red.request('GET', `/nodes/${s.id}`, undefined, { accept: 'text/html' });
@@ -150,7 +146,7 @@ test('palette manager: upload the packed tarball, use the nodes, uninstall', { s
     const inUse = await red.request('DELETE', `/nodes/${MODULE}`);
     assert.equal(inUse.status, 400, inUse.text);
     assert.equal(inUse.json?.code, 'type_in_use');
-    assert.equal(ours(await nodeList(red)).length, 3);
+    assert.equal(ours(await nodeList(red)).length, SETS().length);
     // ...done once they are gone (their cluster nodes stop on that deploy).
     const rest = [flow.find((n) => n.type === 'tab'), recorder('rec', tab),
       { id: 'inj9', type: 'inject', z: tab, props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }], topic: 'after-uninstall', payload: '42', payloadType: 'num', repeat: '', once: false, x: 100, y: 300, wires: [['rec']] }];
