@@ -62,4 +62,18 @@ for v in ${NRC_NODE_VERSIONS-18.20.8 22.23.3}; do
   fi
   rm -rf "$tmp"
 done
+# Node-RED 5 (needs Node >= 22.9) for the same tests on Node 22; the addon's own devDependency is 4.1.
+nr5="${NRC_NODE_RED5_VERSION-5.0.7}"
+if [ -n "$nr5" ] && [ "$(node -p "try{require('$node_cache/node-red-5/node_modules/node-red/package.json').version}catch(e){''}" 2>/dev/null)" != "$nr5" ]; then
+  rm -rf "$node_cache/node-red-5.tmp" && mkdir -p "$node_cache/node-red-5.tmp"
+  if (cd "$node_cache/node-red-5.tmp" && echo '{"private":true}' > package.json \
+      && timeout 600 npm install --ignore-scripts --omit=dev --no-audit --no-fund --loglevel=error "node-red@$nr5" >/dev/null 2>err); then
+    rm -rf "$node_cache/node-red-5" && mv "$node_cache/node-red-5.tmp" "$node_cache/node-red-5"
+    echo "setup: Node-RED $nr5 in $node_cache/node-red-5"
+  else
+    echo "setup: WARNING: could not install Node-RED $nr5: its addon tests will be SKIPPED" >&2
+    head -n 3 "$node_cache/node-red-5.tmp/err" 2>/dev/null | sed 's/^/  /' >&2 || true
+    rm -rf "$node_cache/node-red-5.tmp"
+  fi
+fi
 echo "setup: done"

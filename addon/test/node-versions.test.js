@@ -18,12 +18,17 @@ const MAJORS = (process.env.NRC_NODE_MAJORS || '18,22').split(',').map((s) => s.
 // runtime (node-red-node-test-helper) against nats-server; palette-upload: npm pack, install through the
 // palette manager's upload into a real Node-RED on that Node (npm run by that Node), flow, uninstall.
 const SUITES = (process.env.NRC_NODE_SUITES || 'native,common,nodes,palette-upload').split(',').map((s) => `${s.trim()}.test.js`);
+// Node-RED 5 (Node >= 22.9), installed by scripts/setup.sh next to the Node binaries: the palette suite
+// runs again on it (its own npm installs the tarball, its runtime runs the flow).
+const RED5 = path.join(CACHE, 'node-red-5', 'node_modules', 'node-red');
+const RED5_SUITES = (process.env.NRC_RED5_SUITES || 'palette-upload').split(',').map((s) => `${s.trim()}.test.js`);
 const prebuilt = fs.existsSync(path.join(PKG, 'prebuilds', `${process.platform}-${process.arch}`));
 
-function run(nodeBin, args, timeoutMs) {
+function run(nodeBin, args, timeoutMs, extraEnv = {}) {
   return new Promise((resolve, reject) => {
     const env = Object.assign({}, process.env);
     delete env.NRC_NODE; delete env.NRC_NODE_RED; delete env.NODE_OPTIONS; delete env.NODE_TEST_CONTEXT;
+    Object.assign(env, extraEnv);
     const child = spawn(nodeBin, args, { cwd: PKG, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -52,19 +57,31 @@ for (const major of MAJORS) {
   test(`Node ${major}`, { skip: !prebuilt && 'no prebuilt binary: run scripts/build.sh first', timeout: 300000 }, async (t) => {
     const version = (await run(nodeBin, ['--version'], 10000)).out.trim();
     assert.match(version, new RegExp(`^v${major}\\.`));
-    for (const suite of SUITES) {
-      await t.test(`${version}: ${suite}`, async (st) => {
+    const runs = SUITES.map((suite) => ({ suite, label: `${version}: ${suite}` }));
+    if (Number(major) >= 22) {
+      if (fs.existsSync(path.join(RED5, 'red.js'))) {
+        const red5 = require(path.join(RED5, 'package.json')).version;
+        for (const suite of RED5_SUITES) runs.push({ suite, label: `${version}, Node-RED ${red5}: ${suite}`, env: { NRC_NODE_RED: path.join(RED5, 'red.js') }, expect: `Node-RED ${red5} on Node ${version}` });
+      } else {
+        const why = `Node-RED 5 not installed at ${RED5} (scripts/setup.sh installs it; registry unreachable?)`;
+        process.stderr.write(`\n*** SKIPPED: palette suite on Node-RED 5: ${why} ***\n\n`);
+        runs.push({ label: `${version}, Node-RED 5`, skip: `SKIPPED — ${why}` });
+      }
+    }
+    for (const { suite, label, env, skip, expect } of runs) {
+      await t.test(label, { skip }, async (st) => {
         const t0 = Date.now();
-        const r = await run(nodeBin, ['--test', '--test-reporter=tap', path.join('test', suite)], 240000);
+        const r = await run(nodeBin, ['--test', '--test-reporter=tap', path.join('test', suite)], 240000, env);
         const pass = counts(r.out, 'pass'); const fail = counts(r.out, 'fail');
         const skipped = counts(r.out, 'skipped'); const cancelled = counts(r.out, 'cancelled');
-        st.diagnostic(`${suite} on Node ${version}: ${pass} passed, ${fail} failed, ${skipped} skipped in ${Date.now() - t0} ms`);
-        const detail = `${suite} on Node ${version} (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${indent(r.out)}`;
+        st.diagnostic(`${label}: ${pass} passed, ${fail} failed, ${skipped} skipped in ${Date.now() - t0} ms`);
+        const detail = `${label} (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${indent(r.out)}`;
         assert.equal(r.code, 0, detail);
         assert.ok(pass > 0, detail);
         assert.equal(fail, 0, detail);
         assert.equal(cancelled, 0, detail);
         assert.equal(skipped, 0, `nothing may be skipped on Node ${version}: ${detail}`);
+        if (expect) assert.ok(r.out.includes(expect), `ran on ${expect}: ${detail}`);
       });
     }
   });

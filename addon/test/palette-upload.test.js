@@ -81,6 +81,7 @@ test('palette manager: upload the packed tarball, use the nodes, uninstall', { s
     assert.deepEqual(ours(await nodeList(red)), [], 'not installed before the upload');
     const settings = (await red.request('GET', '/settings')).json;
     assert.notEqual(settings.externalModules?.palette?.allowUpload, false, 'the editor shows the upload button');
+    t.diagnostic(`Node-RED ${settings.version} on Node ${process.version}`);
 
     const t0 = Date.now();
     const up = await uploadTarball(red.port, tgz);
