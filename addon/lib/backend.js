@@ -6,7 +6,7 @@
 //   await cluster.start()                        // resolves once the first connect attempt finished
 //   await cluster.publish(subject, payload, {mode: 'durable'|'ephemeral', ttl})
 //   const sub = cluster.subscribe({key, patterns, start, ack, maxInFlight}, onMessage)
-//   sub.ack(id); await sub.close({removeConsumer})
+//   sub.ack(id); await sub.settle(id, {nak, delayMs}); await sub.close({removeConsumer})
 //   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...]}]
 //   cluster.status()                             // synchronous snapshot
 //   cluster.on('status', s => ...); cluster.on('discovery', d => ...)
@@ -87,6 +87,7 @@ function normalizeConfig(c) {
     staleMs: Number(c.staleMs) > 0 ? Number(c.staleMs) : 0,
     outboxMessages: Number(c.outboxMessages) > 0 ? Number(c.outboxMessages) : 0,
     outboxBytes: Number(c.outboxBytes) > 0 ? Number(c.outboxBytes) : 0,
+    ackWaitMs: Number(c.ackWaitMs) >= 100 ? Number(c.ackWaitMs) : 0,
   };
 }
 
@@ -98,6 +99,7 @@ function parseServers(s) {
 }
 
 const UNREACHABLE_AFTER_MS = 4000;
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 // Errors that retrying will not fix: the node shows them until the configuration changes.
 const FATAL = new Set(['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED', 'BAD_SEED',
@@ -135,6 +137,43 @@ function nextStatus(prev, e, config) {
   };
 }
 
+/// Flat [name, value, name, value...] → {name: value} (a repeated name → array of values, in order).
+function headersFrom(h) {
+  const o = {};
+  if (!h) return o;
+  for (let k = 0; k + 1 < h.length; k += 2) {
+    const name = h[k]; const value = h[k + 1];
+    if (!Object.prototype.hasOwnProperty.call(o, name)) {
+      if (name === '__proto__') Object.defineProperty(o, name, { value, enumerable: true, writable: true, configurable: true });
+      else o[name] = value;
+    } else if (Array.isArray(o[name])) {
+      o[name].push(value);
+    } else {
+      o[name] = [o[name], value];
+    }
+  }
+  return o;
+}
+
+/// Delivery i of a columnar batch entry → {id, subject, relativeSubject, sourceInstance, payload (a view
+/// into the batch's buffer), headers, mode, streamSequence, deliveryCount, redelivered, published}.
+function deliveryAt(ev, i) {
+  const f = ev.flags[i];
+  return {
+    id: ev.ids[i],
+    subject: ev.subject[i],
+    relativeSubject: ev.relative[i],
+    sourceInstance: ev.source[i],
+    payload: ev.payload.subarray(ev.off[i], ev.off[i + 1]),
+    headers: headersFrom(ev.headers[i]),
+    mode: (f & 2) ? 'ephemeral' : 'durable',
+    streamSequence: ev.seq[i],
+    deliveryCount: ev.count[i],
+    redelivered: (f & 1) !== 0,
+    published: ev.published[i],
+  };
+}
+
 class Subscription {
   constructor(cluster, id) {
     this._cluster = cluster;
@@ -145,12 +184,43 @@ class Subscription {
     if (this.closed || this._cluster._stopped) return;
     this._cluster._queueAck(deliveryId);
   }
+  /// Acknowledges (default) or, with {nak: true, delayMs}, asks for redelivery (after delayMs) of one
+  /// delivery, and says whether the cluster layer still had it pending: rejects with
+  /// UNKNOWN_SUBSCRIPTION when it was settled already (or redelivered meanwhile and settled by that
+  /// delivery), SUBSCRIPTION_CLOSED when this subscription has stopped (the message will be redelivered).
+  settle(deliveryId, opts = {}) {
+    if (this.closed || this._cluster._stopped) {
+      const e = new Error('the subscription has stopped (redeployed or closed); the message will be delivered again');
+      e.code = 'SUBSCRIPTION_CLOSED';
+      return Promise.reject(e);
+    }
+    const id = Number(deliveryId);
+    if (!Number.isSafeInteger(id) || id <= 0) {
+      const e = new Error(`not a delivery id: ${String(deliveryId)}`);
+      e.code = 'INVALID_ARGUMENT';
+      return Promise.reject(e);
+    }
+    const delay = Number(opts.delayMs) > 0 ? Math.min(Number(opts.delayMs), 2 ** 31) : 0;
+    return this._cluster._queueSettle(id, !!opts.nak, delay);
+  }
   close(opts = {}) {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this._cluster._subs.delete(this.id);
     if (this._cluster._stopped) return Promise.resolve(); // stopping the cluster ended it already
     return this._cluster._call((rid) => this._cluster._native.unsubscribe(rid, this.id, !!opts.removeConsumer));
+  }
+}
+
+/// Settles a pending call: a Promise's {resolve, reject}, or a node-style callback (publish with a
+/// callback: no Promise per message).
+function settle(cluster, p, err, value) {
+  if (typeof p === 'function') {
+    try { p(err || null, value); } catch (e) { cluster.emit('error', e); }
+  } else if (err) {
+    p.reject(err);
+  } else {
+    p.resolve(value);
   }
 }
 
@@ -191,13 +261,25 @@ class Cluster extends EventEmitter {
           const p = this._pending.get(ev.id);
           if (!p) break;
           this._pending.delete(ev.id);
-          if (ev.error) p.reject(makeError(ev.error)); else p.resolve(ev.value);
+          settle(this, p, ev.error ? makeError(ev.error) : null, ev.value);
           break;
         }
-        case 'm': { // deliveries for one subscription
+        case 'R': { // successes of many calls (publish results under load)
+          const ids = ev.ids;
+          for (let i = 0; i < ids.length; i++) {
+            const p = this._pending.get(ids[i]);
+            if (!p) continue;
+            this._pending.delete(ids[i]);
+            settle(this, p, null, undefined);
+          }
+          break;
+        }
+        case 'M': { // deliveries for one subscription, as columns (src/event_queue.cpp)
           const s = this._subs.get(ev.sub);
           if (!s) break;
-          for (const d of ev.items) {
+          for (let i = 0; i < ev.n; i++) {
+            if (!this._subs.has(ev.sub)) break; // closed by a handler meanwhile
+            const d = deliveryAt(ev, i);
             try { s.onMessage(d); } catch (err) { this.emit('error', err); }
           }
           break;
@@ -238,13 +320,39 @@ class Cluster extends EventEmitter {
 
   /// payload: Buffer or string (sent as is). mode: 'durable' | 'ephemeral'; ttl in seconds.
   /// Publishes made in one turn of the event loop cross to the io thread together, in order.
-  publish(subject, payload, opts = {}) {
+  /// With `callback(err)` no Promise is made (the publish node's path: one less allocation and
+  /// microtask per message); without, returns a Promise.
+  publish(subject, payload, opts = {}, callback = undefined) {
     const mode = String(opts.mode || 'durable').toLowerCase() === 'ephemeral' ? 'ephemeral' : 'durable';
     const ttl = Number(opts.ttl) > 0 ? Number(opts.ttl) : 0;
     const body = Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload == null ? '' : payload));
+    const subj = String(subject);
+    // Payload offsets cross as 32-bit numbers: a very large burst goes in several batches, in order.
+    if (this._pubBatch && this._pubBatch.bytes + body.length > MAX_BATCH_BYTES) this._flush();
+    const enqueue = (id) => {
+      const b = this._pubBatch || (this._pubBatch = { ids: [], subjects: [], subjectIndex: new Map(), subjectOf: [], payloads: [], bytes: 0, eph: [], ttls: [] });
+      let si = b.subjectIndex.get(subj);
+      if (si === undefined) { si = b.subjects.length; b.subjects.push(subj); b.subjectIndex.set(subj, si); }
+      b.ids.push(id); b.subjectOf.push(si); b.payloads.push(body); b.bytes += body.length;
+      b.eph.push(mode === 'ephemeral' ? 1 : 0); b.ttls.push(ttl);
+      this._scheduleFlush();
+    };
+    if (typeof callback !== 'function') return this._call(enqueue);
+    if (this._stopped && this._stopPromise) {
+      const e = new Error('cluster stopped'); e.code = 'STOPPED';
+      process.nextTick(() => settle(this, callback, e));
+      return undefined;
+    }
+    const id = this._nextId++;
+    this._pending.set(id, callback);
+    enqueue(id);
+    return undefined;
+  }
+
+  _queueSettle(deliveryId, nak, delayMs) {
     return this._call((id) => {
-      const b = this._pubBatch || (this._pubBatch = { ids: [], subjects: [], payloads: [], modes: [], ttls: [] });
-      b.ids.push(id); b.subjects.push(String(subject)); b.payloads.push(body); b.modes.push(mode); b.ttls.push(ttl);
+      const b = this._settleBatch || (this._settleBatch = { ids: [], deliveries: [], naks: [], delays: [] });
+      b.ids.push(id); b.deliveries.push(deliveryId); b.naks.push(nak); b.delays.push(delayMs);
       this._scheduleFlush();
     });
   }
@@ -264,17 +372,35 @@ class Cluster extends EventEmitter {
     this._flushScheduled = false;
     const b = this._pubBatch; this._pubBatch = null;
     const a = this._ackBatch; this._ackBatch = null;
+    const st = this._settleBatch; this._settleBatch = null;
     if (this._stopped && !this._native) return;
     try {
-      if (b) this._native.publishBatch(b.ids, b.subjects, b.payloads, b.modes, b.ttls);
+      if (b) {
+        // Columns (src/cluster_wrap.cpp publishBatch): one Buffer for all payloads, typed arrays.
+        const n = b.ids.length;
+        const off = new Uint32Array(n + 1);
+        for (let i = 0, pos = 0; i < n; i++) { off[i] = pos; pos += b.payloads[i].length; off[i + 1] = pos; }
+        this._native.publishBatch(Float64Array.from(b.ids), b.subjects, Uint32Array.from(b.subjectOf),
+          Buffer.concat(b.payloads, b.bytes), off, Uint8Array.from(b.eph), Float64Array.from(b.ttls));
+      }
     } catch (err) {
       for (const id of b.ids) {
         const p = this._pending.get(id);
-        if (p) { this._pending.delete(id); p.reject(makeError(err)); }
+        if (p) { this._pending.delete(id); settle(this, p, makeError(err)); }
       }
     }
     if (a) {
       try { this._native.ackBatch(a); } catch (err) { this.emit('warning', makeError(err)); }
+    }
+    if (st) {
+      try {
+        this._native.settleBatch(st.ids, st.deliveries, st.naks, st.delays);
+      } catch (err) {
+        for (const id of st.ids) {
+          const p = this._pending.get(id);
+          if (p) { this._pending.delete(id); settle(this, p, makeError(err)); }
+        }
+      }
     }
   }
 
@@ -322,10 +448,11 @@ class Cluster extends EventEmitter {
     this._stopPromise = this._call((id) => this._native.stop(id)).catch((err) => {
       if (!['NOT_STARTED', 'STOPPED', 'OUTBOX_NOT_DRAINED'].includes(err.code)) this.emit('warning', err);
     }).finally(() => {
-      for (const p of this._pending.values()) {
-        const e = new Error('cluster stopped'); e.code = 'STOPPED'; p.reject(e);
-      }
+      const left = Array.from(this._pending.values());
       this._pending.clear();
+      for (const p of left) {
+        const e = new Error('cluster stopped'); e.code = 'STOPPED'; settle(this, p, e);
+      }
     });
     return this._stopPromise;
   }
@@ -350,4 +477,4 @@ function testConnection(config, timeoutMs = 5000) {
   });
 }
 
-module.exports = { createCluster, testConnection, normalizeConfig, parseServers, nextStatus, loadNative, Cluster };
+module.exports = { createCluster, testConnection, normalizeConfig, parseServers, nextStatus, loadNative, Cluster, headersFrom };

@@ -111,4 +111,20 @@ function suggestionsFrom(instances) {
   return Array.from(out).sort();
 }
 
-module.exports = { checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom };
+/// The reference a cluster ack node needs (msg.cluster.ackId): subscribe node id, run, delivery id. A
+/// plain string, so it survives message cloning, JSON and being stored for later.
+function formatAckId(nodeId, session, deliveryId) {
+  return `${nodeId}/${session}/${deliveryId}`;
+}
+
+/// msg.cluster.ackId → {nodeId, session, deliveryId}, or null when it is not one.
+function parseAckId(s) {
+  if (typeof s !== 'string') return null;
+  const m = /^([^/]+)\/([0-9a-f]+)\/([1-9][0-9]{0,15})$/.exec(s);
+  if (!m) return null;
+  const deliveryId = Number(m[3]);
+  if (!Number.isSafeInteger(deliveryId)) return null;
+  return { nodeId: m[1], session: m[2], deliveryId };
+}
+
+module.exports = { formatAckId, parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom };

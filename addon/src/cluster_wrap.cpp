@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace addon {
 
@@ -45,6 +47,7 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                          InstanceMethod<&cluster_wrap::publish>("publish"),
                          InstanceMethod<&cluster_wrap::publish_batch>("publishBatch"),
                          InstanceMethod<&cluster_wrap::ack_batch>("ackBatch"),
+                         InstanceMethod<&cluster_wrap::settle_batch>("settleBatch"),
                          InstanceMethod<&cluster_wrap::register_endpoint>("registerEndpoint"),
                          InstanceMethod<&cluster_wrap::subscribe>("subscribe"),
                          InstanceMethod<&cluster_wrap::ack>("ack"),
@@ -163,55 +166,83 @@ Napi::Value cluster_wrap::register_endpoint(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// publishBatch(callIds[], subjects[], payloads[], modes[], ttls[]): many publishes, one trip to the io
-// thread (a burst from a flow costs one wake-up, not one per message). Order is kept.
+// publishBatch(ids: Float64Array, subjects: string[], subjectOf: Uint32Array, payload: Buffer,
+//              off: Uint32Array(n + 1), ephemeral: Uint8Array, ttls: Float64Array (seconds)):
+// many publishes, one trip to the io thread (a burst from a flow costs one wake-up, not one per
+// message), in order. Columns instead of per-message values keep the N-API calls per batch constant:
+// message i is payload[off[i], off[i+1]) on subjects[subjectOf[i]].
 Napi::Value cluster_wrap::publish_batch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() ||
-      !info[4].IsArray()) {
-    throw make_error(env, "INVALID_ARGUMENT", "publishBatch(ids, subjects, payloads, modes, ttls)");
+  if (info.Length() < 7 || !info[0].IsTypedArray() || !info[1].IsArray() || !info[2].IsTypedArray() ||
+      !info[3].IsBuffer() || !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsTypedArray()) {
+    throw make_error(env, "INVALID_ARGUMENT", "publishBatch(ids, subjects, subjectOf, payload, off, ephemeral, ttls)");
   }
-  auto ids = info[0].As<Napi::Array>();
-  auto subjects = info[1].As<Napi::Array>();
-  auto payloads = info[2].As<Napi::Array>();
-  auto modes = info[3].As<Napi::Array>();
-  auto ttls = info[4].As<Napi::Array>();
-  struct item {
-    std::uint64_t id;
-    std::string subject;
-    std::string payload;
-    cl::publish_options opts;
+  auto ids = info[0].As<Napi::TypedArray>();
+  auto subject_list = info[1].As<Napi::Array>();
+  auto subject_of = info[2].As<Napi::TypedArray>();
+  auto payload = info[3].As<Napi::Buffer<char>>();
+  auto off = info[4].As<Napi::TypedArray>();
+  auto eph = info[5].As<Napi::TypedArray>();
+  auto ttls = info[6].As<Napi::TypedArray>();
+  if (ids.TypedArrayType() != napi_float64_array || subject_of.TypedArrayType() != napi_uint32_array ||
+      off.TypedArrayType() != napi_uint32_array || eph.TypedArrayType() != napi_uint8_array ||
+      ttls.TypedArrayType() != napi_float64_array) {
+    throw make_error(env, "INVALID_ARGUMENT", "publishBatch: wrong typed array types");
+  }
+  const std::size_t n = ids.ElementLength();
+  if (subject_of.ElementLength() != n || off.ElementLength() != n + 1 || eph.ElementLength() != n || ttls.ElementLength() != n) {
+    throw make_error(env, "INVALID_ARGUMENT", "publishBatch: columns of different lengths");
+  }
+  const auto* id_v = ids.As<Napi::Float64Array>().Data();
+  const auto* subj_v = subject_of.As<Napi::Uint32Array>().Data();
+  const auto* off_v = off.As<Napi::Uint32Array>().Data();
+  const auto* eph_v = eph.As<Napi::Uint8Array>().Data();
+  const auto* ttl_v = ttls.As<Napi::Float64Array>().Data();
+
+  struct batch_t {
+    std::vector<std::string> subjects;
+    std::string payload;  // every message's bytes, back to back
+    struct item {
+      std::uint64_t id;
+      std::uint32_t subject;
+      std::uint32_t begin, end;
+      cl::publish_options opts;
+    };
+    std::vector<item> items;
   };
-  auto batch = std::make_shared<std::vector<item>>();
-  const std::uint32_t n = ids.Length();
-  batch->reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    item it;
-    it.id = static_cast<std::uint64_t>(ids.Get(i).As<Napi::Number>().DoubleValue());
-    Napi::Value sv = subjects.Get(i);
-    Napi::Value pv = payloads.Get(i);
-    if (!sv.IsString() || !pv.IsBuffer()) throw make_error(env, "INVALID_ARGUMENT", "subject string and payload Buffer expected");
-    it.subject = sv.As<Napi::String>().Utf8Value();
-    auto buf = pv.As<Napi::Buffer<char>>();
-    it.payload.assign(buf.Data(), buf.Length());
-    Napi::Value mv = modes.Get(i);
-    if (mv.IsString() && mv.As<Napi::String>().Utf8Value() == "ephemeral") it.opts.mode = cl::delivery_mode::ephemeral;
-    Napi::Value tv = ttls.Get(i);
-    if (tv.IsNumber() && tv.As<Napi::Number>().DoubleValue() > 0) {
-      it.opts.ttl = std::chrono::milliseconds(static_cast<long long>(tv.As<Napi::Number>().DoubleValue() * 1000.0));
+  auto batch = std::make_shared<batch_t>();
+  const std::uint32_t ns = subject_list.Length();
+  batch->subjects.reserve(ns);
+  for (std::uint32_t k = 0; k < ns; ++k) {
+    Napi::Value sv = subject_list.Get(k);
+    if (!sv.IsString()) throw make_error(env, "INVALID_ARGUMENT", "publishBatch: subjects must be strings");
+    batch->subjects.push_back(sv.As<Napi::String>().Utf8Value());
+  }
+  batch->payload.assign(payload.Data(), payload.Length());
+  batch->items.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    batch_t::item it{static_cast<std::uint64_t>(id_v[i]), subj_v[i], off_v[i], off_v[i + 1], {}};
+    if (it.subject >= ns || it.begin > it.end || it.end > batch->payload.size()) {
+      throw make_error(env, "INVALID_ARGUMENT", "publishBatch: subject index or payload offsets out of range");
     }
-    batch->push_back(std::move(it));
+    if (eph_v[i]) it.opts.mode = cl::delivery_mode::ephemeral;
+    if (ttl_v[i] > 0) it.opts.ttl = std::chrono::milliseconds(static_cast<long long>(ttl_v[i] * 1000.0));
+    batch->items.push_back(std::move(it));
   }
   auto s = state_;
   post([s, batch] {
-    for (auto& it : *batch) {
+    const std::string_view all(batch->payload);
+    for (auto& it : batch->items) {
       if (!s->node || s->stopping) {
         s->queue->push(result(it.id, cl::make_error_code(cl::error::stopped)));
         continue;
       }
       try {
         const auto id = it.id;
-        s->node->async_publish(it.subject, it.payload, it.opts, [s, id](error_code ec) { s->queue->push(result(id, ec)); });
+        // The cluster layer copies subject and payload before returning; the handler keeps the batch
+        // anyway, so a view can never dangle.
+        s->node->async_publish(batch->subjects[it.subject], all.substr(it.begin, it.end - it.begin), it.opts,
+                               [s, id, batch](error_code ec) { s->queue->push(result(id, ec)); });
       } catch (const std::exception& e) {
         s->queue->push(result(it.id, cl::make_error_code(cl::error::invalid_subject), e.what()));
       }
@@ -233,6 +264,53 @@ Napi::Value cluster_wrap::ack_batch(const Napi::CallbackInfo& info) {
     for (auto id : ids) (void)s->node->ack(id);
   });
   return info.Env().Undefined();
+}
+
+// settleBatch(callIds[], deliveryIds[], naks[], delaysMs[]): acks (naks[i] false) or naks (true, redelivery
+// after delaysMs[i]) decided by the flow; each call id settles with the cluster layer's answer
+// (UNKNOWN_SUBSCRIPTION: not pending any more: already settled, or its subscription stopped).
+Napi::Value cluster_wrap::settle_batch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray()) {
+    throw make_error(env, "INVALID_ARGUMENT", "settleBatch(callIds, deliveryIds, naks, delays)");
+  }
+  auto calls = info[0].As<Napi::Array>();
+  auto deliveries = info[1].As<Napi::Array>();
+  auto naks = info[2].As<Napi::Array>();
+  auto delays = info[3].As<Napi::Array>();
+  struct item {
+    std::uint64_t call;
+    std::uint64_t delivery;
+    bool nak;
+    std::chrono::milliseconds delay;
+  };
+  std::vector<item> items;
+  const std::uint32_t n = calls.Length();
+  if (deliveries.Length() != n || naks.Length() != n || delays.Length() != n) {
+    throw make_error(env, "INVALID_ARGUMENT", "settleBatch: arrays of different lengths");
+  }
+  items.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    Napi::Value c = calls.Get(i), d = deliveries.Get(i), dl = delays.Get(i);
+    if (!c.IsNumber() || !d.IsNumber()) throw make_error(env, "INVALID_ARGUMENT", "settleBatch: numeric ids expected");
+    double delay = dl.IsNumber() ? dl.As<Napi::Number>().DoubleValue() : 0;
+    if (!(delay > 0)) delay = 0;
+    items.push_back(item{static_cast<std::uint64_t>(c.As<Napi::Number>().DoubleValue()),
+                         static_cast<std::uint64_t>(d.As<Napi::Number>().DoubleValue()), naks.Get(i).ToBoolean().Value(),
+                         std::chrono::milliseconds(static_cast<long long>(delay))});
+  }
+  auto s = state_;
+  post([s, items = std::move(items)] {
+    for (const auto& it : items) {
+      if (!s->node || s->stopping) {
+        s->queue->push(result(it.call, cl::make_error_code(cl::error::stopped)));
+        continue;
+      }
+      error_code ec = it.nak ? s->node->nak(it.delivery, it.delay) : s->node->ack(it.delivery);
+      s->queue->push(result(it.call, ec));
+    }
+  });
+  return env.Undefined();
 }
 
 // subscribe(callId, {key, patterns: [...], start, ack, maxInFlight}) -> subscription id (sync); the call

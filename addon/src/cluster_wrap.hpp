@@ -35,6 +35,7 @@ class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
   Napi::Value publish(const Napi::CallbackInfo& info);
   Napi::Value publish_batch(const Napi::CallbackInfo& info);
   Napi::Value ack_batch(const Napi::CallbackInfo& info);
+  Napi::Value settle_batch(const Napi::CallbackInfo& info);
   Napi::Value register_endpoint(const Napi::CallbackInfo& info);
   Napi::Value subscribe(const Napi::CallbackInfo& info);
   Napi::Value ack(const Napi::CallbackInfo& info);

@@ -150,6 +150,7 @@ cl::config config_from_js(const Napi::Object& o) {
   if (double v = num(o, "outboxMessages"); v > 0) c.outbox_max_messages = static_cast<std::size_t>(v);
   if (double v = num(o, "outboxBytes"); v > 0) c.outbox_max_bytes = static_cast<std::size_t>(v);
   if (double v = num(o, "startTimeoutMs"); v > 0) c.start_timeout = ms(static_cast<long long>(v));
+  if (double v = num(o, "ackWaitMs"); v > 0) c.ack_wait = ms(static_cast<long long>(v));
   c.outbox_dir = str(o, "outboxDir");
   // Node-RED must not wait for NATS at deploy: connect in the background, report through status.
   c.wait_until_ready = false;

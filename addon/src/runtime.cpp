@@ -10,6 +10,8 @@
 #include <optional>
 #include <thread>
 
+#include <pthread.h>
+
 namespace addon {
 
 namespace asio = boost::asio;
@@ -40,6 +42,8 @@ void runtime::attach() {
   impl_->io.restart();
   impl_->guard.emplace(impl_->io.get_executor());
   impl_->thread = std::thread([this] {
+    // Named, so per-thread CPU figures (top -H, /proc/<pid>/task) tell it from Node's own threads.
+    pthread_setname_np(pthread_self(), "nats-cluster-io");
     for (;;) {
       try {
         impl_->io.run();

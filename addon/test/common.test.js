@@ -73,3 +73,21 @@ test('suggestions from discovery', () => {
   const s = c.suggestionsFrom([{ instanceId: 'a', endpoints: [{ subject: 'sensors.t' }] }]);
   assert.deepEqual(s, ['*.sensors.t', 'a.>', 'a.sensors.t']);
 });
+
+test('ack references (msg.cluster.ackId) round-trip; anything else is refused', () => {
+  const id = c.formatAckId('a1b2c3d4e5f60718', '0123456789ab', 42);
+  assert.deepEqual(c.parseAckId(id), { nodeId: 'a1b2c3d4e5f60718', session: '0123456789ab', deliveryId: 42 });
+  for (const bad of [undefined, null, 42, '', 'x', 'a/b/c', 'n/0123/0', 'n/0123/-1', 'n/0123/1.5', 'n/xyz/1', 'n/0123/99999999999999999', '/0123/1']) {
+    assert.equal(c.parseAckId(bad), null, String(bad));
+  }
+});
+
+test('header columns from the addon become msg.cluster.headers (repeated names as arrays)', () => {
+  const { headersFrom } = require('../lib/backend');
+  assert.deepEqual(headersFrom(undefined), {});
+  assert.deepEqual(headersFrom(['Nats-Msg-Id', 'a-1', 'X', '1', 'X', '2', 'X', '3']), { 'Nats-Msg-Id': 'a-1', X: ['1', '2', '3'] });
+  const odd = headersFrom(['__proto__', 'v', 'constructor', 'w']);
+  assert.equal(Object.getPrototypeOf(odd), Object.prototype, 'a header name never changes the prototype');
+  assert.equal(Object.getOwnPropertyDescriptor(odd, '__proto__').value, 'v');
+  assert.deepEqual(Object.keys(odd), ['__proto__', 'constructor']);
+});
