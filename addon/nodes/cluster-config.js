@@ -71,6 +71,8 @@ module.exports = function (RED) {
       auth: secretsOf(n, creds),
       tls: tlsOf(n.tls, n.useTls),
       outboxMessages: Number(n.outboxLimit) > 0 ? Number(n.outboxLimit) : 0,
+      // Unacknowledged deliveries come again after this (only for consumers created from now on).
+      ackWaitMs: Number(n.ackWait) >= 0.1 ? Math.round(Number(n.ackWait) * 1000) : 0,
     };
 
     node.setClusterStatus = function (st) {

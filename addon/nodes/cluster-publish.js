@@ -14,6 +14,8 @@ module.exports = function (RED) {
     node.inFlight = 0;
     let observerWarnedAt = 0;
     let observerDropped = 0;
+    let lastGoodSubject = null;
+    const publishOpts = { mode: node.mode.toLowerCase(), ttl: node.ttl };
 
     if (!node.config) {
       node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-publish.status.no-config') });
@@ -47,12 +49,14 @@ module.exports = function (RED) {
       }
       const subject = node.subject || (typeof msg.topic === 'string' ? msg.topic.trim() : '') ||
         (typeof msg.subject === 'string' ? msg.subject.trim() : '');
-      const bad = checkPublishSubject(subject);
+      // The subject is usually the same for every message: check it once.
+      const bad = subject === lastGoodSubject ? null : checkPublishSubject(subject);
       if (bad) {
         const err = new Error(RED._('cluster-publish.error.subject', { reason: bad }));
         err.code = 'INVALID_SUBJECT';
         return fail(err);
       }
+      lastGoodSubject = subject;
       let body;
       try {
         body = encodePayload(msg.payload);
@@ -61,9 +65,10 @@ module.exports = function (RED) {
       }
       if (!cfg.cluster) return fail(new Error(RED._('cluster-publish.error.not-running')));
       node.inFlight++;
-      cfg.cluster.publish(subject, body, { mode: node.mode.toLowerCase(), ttl: node.ttl }).then(
-        () => { node.inFlight--; if (done) done(); },
-        (err) => { node.inFlight--; fail(err); });
+      cfg.cluster.publish(subject, body, publishOpts, (err) => {
+        node.inFlight--;
+        if (err) fail(err); else if (done) done();
+      });
     });
 
     node.on('close', function (done) {

@@ -1,7 +1,8 @@
 'use strict';
 // ClusterSubscribeNode: outputs every cluster message whose subject matches one of its patterns.
 
-const { checkPattern, splitPatterns, decodePayload } = require('../lib/common');
+const crypto = require('crypto');
+const { checkPattern, splitPatterns, decodePayload, formatAckId } = require('../lib/common');
 
 module.exports = function (RED) {
   function ClusterSubscribeNode(n) {
@@ -9,7 +10,11 @@ module.exports = function (RED) {
     const node = this;
     node.subjectPattern = String(n.subjectPattern || '');
     node.start = ['new', 'all', 'last'].includes(n.start) ? n.start : 'new';
-    node.ackMode = n.ackMode === 'none' ? 'none' : 'auto';
+    node.ackMode = ['none', 'manual'].includes(n.ackMode) ? n.ackMode : 'auto';
+    // Names this run of the node in msg.cluster.ackId, so an ack for a delivery of an earlier run
+    // (before a redeploy) is recognised instead of settling an unrelated message.
+    node.ackSession = crypto.randomBytes(6).toString('hex');
+    const manual = node.ackMode === 'manual';
     node.config = RED.nodes.getNode(n.clusterConfig);
     node.sub = null;
 
@@ -31,10 +36,13 @@ module.exports = function (RED) {
             key: node.id,
             patterns,
             start: node.start,
-            ack: node.ackMode,
+            ack: node.ackMode === 'none' ? 'none' : 'auto', // both acked from JS (auto: here; manual: the flow)
           }, (d) => {
+            let payload = decodePayload(d.payload);
+            // Binary payloads are views into the batch buffer from the addon: keep only their own bytes.
+            if (Buffer.isBuffer(payload)) payload = Buffer.from(payload);
             const msg = {
-              payload: decodePayload(d.payload),
+              payload,
               topic: d.subject,
               cluster: {
                 sourceInstance: d.sourceInstance,
@@ -45,6 +53,8 @@ module.exports = function (RED) {
                 headers: d.headers || {},
               },
             };
+            // Manual: a cluster ack node settles it later, identified by this opaque reference.
+            if (manual) msg.cluster.ackId = formatAckId(node.id, node.ackSession, d.id);
             node.send(msg);
             // Handed to the flow: acknowledge so the message is not delivered again.
             if (node.ackMode === 'auto' && node.sub) node.sub.ack(d.id);
@@ -61,6 +71,16 @@ module.exports = function (RED) {
         }
       }
     }
+
+    /// For cluster ack nodes: settles one delivery of this run. Rejects with a clear error when it
+    /// cannot (not manual, another run, subscription stopped, already settled).
+    node.settle = function (session, deliveryId, opts) {
+      const fail = (code, message) => { const e = new Error(message); e.code = code; return Promise.reject(e); };
+      if (!manual) return fail('NOT_MANUAL', RED._('cluster-subscribe.error.not-manual'));
+      if (session !== node.ackSession) return fail('STALE_DELIVERY', RED._('cluster-subscribe.error.stale'));
+      if (!node.sub) return fail('SUBSCRIPTION_CLOSED', RED._('cluster-subscribe.error.not-subscribed'));
+      return node.sub.settle(deliveryId, opts);
+    };
 
     node.on('close', function (removed, done) {
       if (node.config) node.config.deregister(node);
