@@ -151,11 +151,39 @@ void node_impl::start(void_handler h) {
   opts.reconnect.buffer_bytes = 0;  // the outbox holds what waits for NATS, not the connection
   auto user_cb = opts.on_event;
   std::weak_ptr<node_impl> weak = shared_from_this();
-  opts.on_event = [weak, user_cb](const nats::event& ev) {
+  auto linked = std::make_shared<bool>(false);  // the connection calls both hooks on its executor
+  opts.on_event = [weak, user_cb, linked](const nats::event& ev) {
+    if (ev.kind == nats::event_kind::connected) *linked = true;
     if (user_cb) user_cb(ev);
     if (auto self = weak.lock()) {
       asio::post(self->ex_, [self, ev] { self->on_connection_event(ev); });
     }
+  };
+  // The connection reports no event for an attempt that fails (only for a link that is lost), but
+  // asks the reconnect policy before every further attempt, with the previous attempt's error: the
+  // hook that makes each failed attempt visible (NATS down at start, or still down after a loss).
+  // Without a policy of the user's, this one is the built-in schedule (wait + jitter per server).
+  auto user_policy = opts.reconnect.policy;
+  auto last_try = std::make_shared<std::map<std::string, steady_clock::time_point>>();
+  auto rng = std::make_shared<std::minstd_rand>(std::random_device{}());
+  opts.reconnect.policy = [weak, user_policy, linked, last_try, rng, r = opts.reconnect,
+                           tls = opts.tls.enabled](const nats::reconnect_context& ctx) -> std::optional<milliseconds> {
+    std::optional<milliseconds> delay;
+    if (user_policy) {
+      delay = user_policy(ctx);
+    } else {
+      auto jmax = (ctx.tls || tls) ? r.jitter_tls : r.jitter;
+      auto jitter = jmax.count() > 0 ? milliseconds((*rng)() % static_cast<std::uint64_t>(jmax.count() + 1)) : 0ms;
+      auto now = steady_clock::now();
+      auto [it, fresh] = last_try->try_emplace(ctx.server, now - r.wait - jitter);
+      auto since = std::chrono::duration_cast<milliseconds>(now - it->second);
+      delay = since >= r.wait + jitter ? 0ms : r.wait + jitter - since;
+      it->second = now + *delay;
+    }
+    // Attempt 1 after a lost link carries the loss itself, already reported as disconnected.
+    if (auto self = weak.lock(); self && (!*linked || ctx.attempt > 1) && ctx.last_error)
+      asio::post(self->ex_, [self, ctx, delay] { self->on_failed_attempt(ctx, delay); });
+    return delay;
   };
   nc_ = std::make_unique<nats::connection>(ex_, std::move(opts));
   js_ = std::make_unique<js::context>(*nc_, js::context_options{.timeout = cfg_.publish_ack_timeout});
@@ -223,14 +251,26 @@ void node_impl::on_connection_event(const nats::event& ev) {
   }
 }
 
+void node_impl::on_failed_attempt(const nats::reconnect_context& ctx, std::optional<milliseconds> next) {
+  if (phase_ != phase::starting && phase_ != phase::running) return;
+  if (nc_ && nc_->is_connected()) return;  // a late report of an attempt before the current link
+  emit_status(status_kind::disconnected, ctx.last_error, "connect failed: " + ctx.last_error.message());
+  if (next)
+    emit_status(status_kind::reconnecting, ctx.last_error,
+                "trying " + ctx.server + " in " + std::to_string(next->count()) + " ms (attempt " +
+                    std::to_string(ctx.attempt + 1) + ")");
+}
+
 void node_impl::link_down(const error_code&) {
   ++gen_;  // late replies of the old link cannot requeue or double-count
   ready_ = false;
-  in_flight_ = 0;
+  inflight_.clear();
+  retrying_.clear();  // everything goes again, in outbox order
+  next_unsent_ = 0;
   // Everything in flight goes back to waiting; callers waiting for an ack are answered now: their
   // messages are safely in the outbox and will be (re)sent in order, with the same Msg-Id.
   for (auto& [seq, e] : outbox_) {
-    e.sent_gen = 0;
+    e.inflight_send = 0;
     if (e.handler) complete_entry(e, {});
   }
   note_outbox_change();
@@ -418,6 +458,7 @@ void node_impl::shutdown() {
   for (auto& [id, s] : subs_) {
     s->active = false;
     s->stream.stop();
+    if (s->hold_timer) s->hold_timer->cancel();
   }
   watcher_.stop();
   ping_sub_.unsubscribe();
@@ -446,6 +487,7 @@ void node_impl::stop(milliseconds timeout, void_handler h) {
         for (auto& [id, s] : self->subs_) {
           s->active = false;
           s->stream.stop();
+          if (s->hold_timer) s->hold_timer->cancel();
         }
         if (self->heartbeat_timer_) self->heartbeat_timer_->cancel();
         self->watcher_.stop();
@@ -511,18 +553,25 @@ void node_impl::publish(std::string_view subject, std::string_view payload, cons
   } else {
     rec.msg_id = cfg_.instance_id + "-" + session_ + "-" + std::to_string(rec.seq);
   }
+  std::uint64_t subject_n = 0;
+  if (!rec.ephemeral) {
+    subject_n = subject_seq_[rec.subject] + 1;
+    hdrs.set(std::string(seq_header), session_ + "." + std::to_string(subject_n));
+  }
   if (!hdrs.empty()) hdrs.serialize(rec.headers);
 
   // Endpoint registry: first use of this subject with this mode/TTL.
   endpoint_value ev{opts.mode, opts.mode == delivery_mode::ephemeral ? ttl : milliseconds(0)};
-  auto it = my_endpoints_.find(std::string(subject));
+  auto it = my_endpoints_.find(subject);
   if (it == my_endpoints_.end() || it->second.mode != ev.mode || it->second.ttl != ev.ttl) {
     my_endpoints_[std::string(subject)] = ev;
     endpoints_dirty_.insert(std::string(subject));
     if (ready_) flush_endpoints();
   }
 
+  auto full_subject = rec.subject;
   if (auto ec = enqueue(std::move(rec))) return post_handler(std::move(h), ec);
+  if (subject_n != 0) subject_seq_[full_subject] = subject_n;  // only accepted messages count
   auto& e = std::prev(outbox_.end())->second;
   e.hdrs = std::move(hdrs);
   e.handler.emplace(std::move(h));
@@ -563,6 +612,8 @@ void node_impl::erase_entry(std::uint64_t seq) {
   auto it = outbox_.find(seq);
   if (it == outbox_.end()) return;
   outbox_bytes_ -= it->second.bytes;
+  if (it->second.inflight_send != 0) inflight_.erase(it->second.inflight_send);
+  retrying_.erase(seq);
   file_.mark_done(seq);
   outbox_.erase(it);
   if (outbox_.empty()) {
@@ -585,13 +636,21 @@ void node_impl::schedule_pump(milliseconds delay) {
 void node_impl::pump() {
   if (!ready_ || !nc_) return;
   // In order from the oldest; at most max_in_flight_publishes durable acks outstanding. Ephemeral
-  // messages go out in the same order (same connection) and are done when written.
+  // messages go out in the same order (same connection) and are done when written. While a message
+  // is being resent after a lost ack, nothing new is sent: it is stored before anything newer.
+  // Entries before next_unsent_ are in flight or being resent, so each pump starts there.
+  for (auto seq : retrying_) {
+    if (inflight_.size() >= cfg_.max_in_flight_publishes) return;
+    auto it = outbox_.find(seq);
+    if (it != outbox_.end() && it->second.inflight_send == 0) send(it->second);
+  }
+  if (!retrying_.empty()) return;
   auto now = now_ms();
-  for (auto it = outbox_.begin(); it != outbox_.end() && ready_;) {
+  for (auto it = outbox_.lower_bound(next_unsent_); it != outbox_.end() && ready_;) {
     auto& e = it->second;
     auto seq = it->first;
     ++it;
-    if (e.sent_gen == gen_) continue;
+    if (e.inflight_send != 0) continue;
     if (e.rec.ephemeral) {
       if (now >= e.rec.expires_ms) {
         ++stats_.expired_dropped;  // its TTL passed while NATS was away: nobody may receive it now
@@ -599,43 +658,63 @@ void node_impl::pump() {
         erase_entry(seq);
         continue;
       }
-      if (in_flight_ > 0) break;  // keep order behind durable messages still waiting for their ack
+      if (!inflight_.empty()) break;  // keep order behind durable messages still waiting for their ack
       if (auto ec = nc_->publish(e.rec.subject, e.hdrs, e.rec.payload)) {
         schedule_pump(100ms);
         break;
       }
       ++stats_.published;
+      next_unsent_ = seq + 1;
       complete_entry(e, {});
       erase_entry(seq);
       continue;
     }
-    if (in_flight_ >= cfg_.max_in_flight_publishes) break;
+    if (inflight_.size() >= cfg_.max_in_flight_publishes) break;
+    next_unsent_ = seq + 1;
     send(e);
   }
 }
 
 void node_impl::send(outbox_entry& e) {
-  e.sent_gen = gen_;
-  ++in_flight_;
+  auto id = next_send_id_++;
+  e.inflight_send = id;
+  ++e.attempts;
+  inflight_.emplace(id, e.rec.seq);
   js::publish_options po;
   po.msg_id = e.rec.msg_id;
   po.timeout = cfg_.publish_ack_timeout;
   po.retry_attempts = 0;  // we retry ourselves, in order
   js_->async_publish(e.rec.subject, e.hdrs, e.rec.payload, po,
-                     [self = shared_from_this(), seq = e.rec.seq, gen = gen_](error_code ec, js::pub_ack ack) {
-                       self->on_publish_result(seq, gen, ec, ack.duplicate);
+                     [self = shared_from_this(), seq = e.rec.seq, id](error_code ec, js::pub_ack ack) {
+                       self->on_publish_result(seq, id, ec, ack.duplicate);
                      });
 }
 
-void node_impl::on_publish_result(std::uint64_t seq, std::uint64_t gen, const error_code& ec, bool duplicate) {
-  if (gen == gen_ && in_flight_ > 0) {
-    auto it = outbox_.find(seq);
-    if (it != outbox_.end() && it->second.sent_gen == gen) --in_flight_;
-  }
+void node_impl::resend_later(outbox_entry& e, std::uint64_t seq) {
+  if (e.inflight_send != 0) inflight_.erase(e.inflight_send);
+  e.inflight_send = 0;
+  ++stats_.publish_retries;
+  retrying_.insert(seq);
+}
+
+void node_impl::on_publish_result(std::uint64_t seq, std::uint64_t send_id, const error_code& ec, bool duplicate) {
   auto it = outbox_.find(seq);
-  if (it == outbox_.end()) return;  // already done (an earlier send was acked)
+  if (it == outbox_.end()) return;  // already done (another send of it was acked)
   auto& e = it->second;
   if (!ec) {
+    // Acks of one link come back in send order: sends older than this one still waiting were lost
+    // (e.g. a stream leader change). Resend them now, before anything new, instead of after the ack
+    // timeout; at worst a resend is a Msg-Id duplicate.
+    if (e.inflight_send != 0) inflight_.erase(e.inflight_send);
+    e.inflight_send = 0;
+    while (!inflight_.empty() && inflight_.begin()->first < send_id) {
+      auto lseq = inflight_.begin()->second;
+      inflight_.erase(inflight_.begin());
+      if (auto lit = outbox_.find(lseq); lit != outbox_.end()) {
+        lit->second.inflight_send = 0;
+        resend_later(lit->second, lseq);
+      }
+    }
     ++stats_.published;
     if (duplicate) ++stats_.duplicates_acked;
     complete_entry(e, {});
@@ -643,10 +722,9 @@ void node_impl::on_publish_result(std::uint64_t seq, std::uint64_t gen, const er
     if (phase_ != phase::stopped) pump();
     return;
   }
-  if (gen != gen_) return;  // the link it was sent on is gone; it will be resent anyway
+  if (e.inflight_send != send_id) return;  // an older send of a message sent again since (or link gone)
   if (transient(ec) || phase_ == phase::stopping) {
-    ++stats_.publish_retries;
-    e.sent_gen = 0;
+    resend_later(e, seq);
     schedule_pump(ec == nats::error::timeout ? 0ms : 250ms);
     return;
   }
@@ -727,6 +805,7 @@ std::uint64_t node_impl::subscribe(const subscribe_options& opts, delivery_handl
   for (auto& p : *patterns) s->patterns.push_back(prefix_ + "." + p);
   s->handler = std::move(handler);
   s->consumer = std::move(consumer);
+  s->subscribed_at = system_clock::now();
   subs_.emplace(s->id, s);
   if (ready_) asio::co_spawn(ex_, ensure_consumer(s), asio::detached);
   return s->id;
@@ -751,7 +830,13 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
   cc.durable_name = s->consumer;
   cc.description = "nats-cluster subscription " + s->opts.key + " of " + cfg_.instance_id + ": " + s->opts.patterns;
   switch (s->opts.start) {
-    case start_position::new_only: cc.deliver = js::deliver_policy::new_msgs; break;
+    case start_position::new_only:
+      // "New" means from the subscribe() call, not from whenever the consumer gets created (after a
+      // connect or a leader election): nothing published in between is missed. Server timestamps
+      // are compared with our clock, so hosts need synchronised clocks (NTP).
+      cc.deliver = js::deliver_policy::by_start_time;
+      cc.opt_start_time = std::chrono::time_point_cast<std::chrono::nanoseconds>(s->subscribed_at);
+      break;
     case start_position::all: cc.deliver = js::deliver_policy::all; break;
     case start_position::last_per_subject: cc.deliver = js::deliver_policy::last_per_subject; break;
   }
@@ -821,11 +906,32 @@ asio::awaitable<void> node_impl::consume(std::shared_ptr<sub_state> s) {
       co_await t.async_wait(tuple_awaitable);
       continue;
     }
-    handle_message(*s, m);
+    handle_message(s, m);
   }
 }
 
-void node_impl::handle_message(sub_state& s, nats::message& m) {
+namespace {
+
+// "<session>.<n>" of seq_header; nullopt when absent or malformed (then the message is not ordered).
+std::optional<std::pair<std::string_view, std::uint64_t>> parse_seq(std::string_view v) {
+  auto dot = v.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  std::uint64_t n = 0;
+  auto digits = v.substr(dot + 1);
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || p != digits.data() + digits.size() || n == 0) return std::nullopt;
+  return std::pair{v.substr(0, dot), n};
+}
+
+}  // namespace
+
+milliseconds node_impl::hold_time() const {
+  // Never so long that the server redelivers a held message meanwhile.
+  return std::min(cfg_.order_hold, cfg_.ack_wait / 2);
+}
+
+void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::message& m) {
+  auto& s = *sp;
   auto meta = js::parse_metadata(m.reply);
   if (!meta) return;
   bool match = std::any_of(s.patterns.begin(), s.patterns.end(),
@@ -837,6 +943,7 @@ void node_impl::handle_message(sub_state& s, nats::message& m) {
   }
   delivery d;
   d.mode = delivery_mode::durable;  // the original plugin's messages carry no headers: durable
+  std::optional<std::pair<std::string_view, std::uint64_t>> order_seq;
   if (m.has_headers) {
     if (auto exp = m.headers.get(expires_header)) {
       std::int64_t expires = 0;
@@ -847,17 +954,18 @@ void node_impl::handle_message(sub_state& s, nats::message& m) {
         js::ack(*nc_, m);  // expired: never handed out, never redelivered
         return;
       }
+    } else if (auto sq = m.headers.get(seq_header)) {
+      order_seq = parse_seq(*sq);
     }
   }
-  d.id = next_delivery_id_++;
   d.subscription = s.id;
   d.subject = m.subject;
   if (m.subject.size() > prefix_.size() + 1) d.relative_subject = m.subject.substr(prefix_.size() + 1);
   if (auto parts = split_subject(prefix_, m.subject)) d.source_instance = parts->instance;
   d.payload = std::move(m.payload);
-  d.headers = m.headers;
   d.stream_sequence = meta->stream_seq;
   d.delivery_count = meta->num_delivered;
+  // Judged on arrival (a held message is handed out after later stream sequences).
   d.redelivered = meta->num_delivered > 1 || meta->stream_seq <= s.high_seq;
   s.high_seq = std::max(s.high_seq, meta->stream_seq);
   if (auto mid = m.headers.get("Nats-Msg-Id"); mid && !mid->empty()) {
@@ -874,15 +982,136 @@ void node_impl::handle_message(sub_state& s, nats::message& m) {
     }
   }
   d.published = std::chrono::time_point_cast<system_clock::duration>(meta->timestamp);
+  d.headers = std::move(m.headers);
+  nats::message ackm;
+  ackm.subject = std::move(m.subject);
+  ackm.reply = std::move(m.reply);
+
+  if (!order_seq || hold_time() <= 0ms) return deliver(s, std::move(d), std::move(ackm));
+
+  // Publish order per (publisher session, subject): the first message seen sets where we are; one
+  // ahead of the next expected waits for its predecessors (a lost ack made them be stored later).
+  auto [session, n] = *order_seq;
+  std::string key;
+  key.reserve(session.size() + 1 + d.subject.size());
+  key.append(session).append(1, ' ').append(d.subject);
+  auto& t = s.order[key];
+  t.last_use = ++s.order_uses;
+  if (t.next == 0) t.next = n;
+  if (n < t.next) {
+    // Behind what was handed out: a redelivery, or one given up on that arrived after all.
+    if (!d.redelivered) {
+      d.out_of_order = true;
+      ++stats_.out_of_order;
+    }
+    return deliver(s, std::move(d), std::move(ackm));
+  }
+  if (n == t.next) {
+    ++t.next;
+    deliver(s, std::move(d), std::move(ackm));
+    if (!t.held.empty() && s.active) release(s, t, false);
+  } else if (auto h = t.held.find(n); h != t.held.end()) {
+    // The same one again while it waits (redelivered, or stored twice): keep one, deliver the other
+    // now flagged as a repeat.
+    if (h->second.d.stream_sequence == d.stream_sequence) {
+      h->second.ack = std::move(ackm);
+      h->second.d.delivery_count = d.delivery_count;
+    } else {
+      d.redelivered = true;
+      ++stats_.redelivered;
+      deliver(s, std::move(d), std::move(ackm));
+    }
+  } else {
+    ++stats_.order_held;
+    ++s.held;
+    t.held.emplace(n, held_delivery{std::move(d), std::move(ackm), steady_clock::now()});
+    arm_hold_timer(sp);
+  }
+  // The server hands out at most max_in_flight unacked messages: when held ones fill that up, the
+  // missing one can never come, so give up waiting for the oldest gaps.
+  while (s.active && s.held > 0 && s.held + s.unacked >= s.opts.max_in_flight) {
+    order_track* oldest = nullptr;
+    for (auto& [k, tr] : s.order)
+      if (!tr.held.empty() && (!oldest || tr.held.begin()->second.since < oldest->held.begin()->second.since))
+        oldest = &tr;
+    if (!oldest) break;
+    release(s, *oldest, true);
+  }
+  if (s.order.size() > 4096) {
+    // Forget idle publishers (nothing held): a returning one just sets a new starting point.
+    auto keep_after = s.order_uses - 2048;
+    std::erase_if(s.order, [&](auto& kv) { return kv.second.held.empty() && kv.second.last_use < keep_after; });
+  }
+}
+
+// Hands out held deliveries that are next in order; with skip_gap, first gives up on the missing
+// predecessor(s) of the oldest held one.
+void node_impl::release(sub_state& s, order_track& t, bool skip_gap) {
+  while (!t.held.empty() && s.active) {
+    auto it = t.held.begin();
+    if (it->first != t.next) {
+      if (!skip_gap) break;
+      skip_gap = false;
+      ++stats_.order_gaps;
+      t.next = it->first;
+    }
+    auto hd = std::move(it->second);
+    t.held.erase(it);
+    --s.held;
+    ++t.next;
+    deliver(s, std::move(hd.d), std::move(hd.ack));
+  }
+}
+
+void node_impl::arm_hold_timer(const std::shared_ptr<sub_state>& sp) {
+  // One timer per subscription, due when the oldest held delivery has waited hold_time().
+  auto due = steady_clock::time_point::max();
+  for (auto& [k, t] : sp->order)
+    if (!t.held.empty()) {
+      auto oldest = t.held.begin()->second.since;
+      for (auto& [n, h] : t.held) oldest = std::min(oldest, h.since);
+      due = std::min(due, oldest + hold_time());
+    }
+  if (due == steady_clock::time_point::max()) return;
+  if (sp->hold_timer && sp->hold_timer_at != steady_clock::time_point{} && sp->hold_timer_at <= due) return;
+  if (!sp->hold_timer) sp->hold_timer = std::make_unique<asio::steady_timer>(ex_);
+  sp->hold_timer_at = due;
+  sp->hold_timer->expires_at(due);
+  sp->hold_timer->async_wait([self = shared_from_this(), sp](error_code ec) {
+    if (ec) return;
+    sp->hold_timer_at = {};
+    self->check_holds(sp);
+  });
+}
+
+void node_impl::check_holds(const std::shared_ptr<sub_state>& sp) {
+  auto& s = *sp;
+  if (!s.active || phase_ == phase::stopped) return;
+  auto limit = steady_clock::now() - hold_time();
+  for (auto& [k, t] : s.order) {
+    // Give up on a gap once a delivery behind it has waited hold_time() (publisher gone, message lost).
+    while (s.active && !t.held.empty()) {
+      auto oldest = t.held.begin()->second.since;
+      for (auto& [n, h] : t.held) oldest = std::min(oldest, h.since);
+      if (oldest > limit) break;
+      release(s, t, true);
+    }
+  }
+  if (s.active && s.held > 0) arm_hold_timer(sp);
+}
+
+void node_impl::deliver(sub_state& s, delivery&& d, nats::message&& ackm) {
+  d.id = next_delivery_id_++;
   ++stats_.delivered;
   if (d.redelivered) ++stats_.redelivered;
   bool manual = s.opts.ack == ack_mode::manual;
   if (manual) {
     pending_delivery p;
     p.sub = s.id;
-    p.msg.subject = m.subject;
-    p.msg.reply = m.reply;
+    p.msg.subject = ackm.subject;
+    p.msg.reply = ackm.reply;
     pending_.emplace(d.id, std::move(p));
+    ++s.unacked;
   }
   try {
     s.handler(std::move(d));
@@ -891,13 +1120,14 @@ void node_impl::handle_message(sub_state& s, nats::message& m) {
   } catch (...) {
     emit_status(status_kind::error, make_error_code(error::invalid_config), "delivery handler threw");
   }
-  if (!manual && nc_) js::ack(*nc_, m);
+  if (!manual && nc_) js::ack(*nc_, ackm);
 }
 
 error_code node_impl::ack(std::uint64_t id) {
   auto it = pending_.find(id);
   if (it == pending_.end() || !nc_) return make_error_code(error::unknown_subscription);
   auto ec = js::ack(*nc_, it->second.msg);
+  if (auto sit = subs_.find(it->second.sub); sit != subs_.end() && sit->second->unacked > 0) --sit->second->unacked;
   pending_.erase(it);
   return ec;
 }
@@ -906,6 +1136,7 @@ error_code node_impl::nak(std::uint64_t id, milliseconds delay) {
   auto it = pending_.find(id);
   if (it == pending_.end() || !nc_) return make_error_code(error::unknown_subscription);
   auto ec = js::nak(*nc_, it->second.msg, delay);
+  if (auto sit = subs_.find(it->second.sub); sit != subs_.end() && sit->second->unacked > 0) --sit->second->unacked;
   pending_.erase(it);
   return ec;
 }
@@ -917,6 +1148,7 @@ void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler
   subs_.erase(it);
   s->active = false;
   s->stream.stop();
+  if (s->hold_timer) s->hold_timer->cancel();  // held ones were never acked: the consumer keeps them
   std::erase_if(pending_, [id](auto& p) { return p.second.sub == id; });
   if (!remove_consumer) return post_handler(std::move(h), {});
   if (!ready_) return post_handler(std::move(h), make_error_code(nats::error::not_connected));

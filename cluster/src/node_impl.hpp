@@ -35,14 +35,32 @@ using void_handler = boost::asio::any_completion_handler<void(boost::system::err
 inline constexpr std::string_view expires_header = "Nats-Cluster-Expires";
 /// Header carrying the TTL in ms (informative; lets a reader judge against the stream timestamp).
 inline constexpr std::string_view ttl_header = "Nats-Cluster-TTL";
+/// Header of durable messages: "<publisher session>.<n>", n counting 1, 2, ... per session and subject,
+/// so a subscriber can hand them out in publish order although a resent one is stored late.
+inline constexpr std::string_view seq_header = "Nats-Cluster-Seq";
 
 struct outbox_entry {
   outbox_record rec;
   nats::headers hdrs;          ///< parsed rec.headers
   std::size_t bytes = 0;
-  std::uint64_t sent_gen = 0;  ///< link generation in which it is in flight; 0: waiting
+  std::uint64_t inflight_send = 0;  ///< id of the send awaiting its ack on this link; 0: waiting
+  std::uint32_t attempts = 0;       ///< sends so far
   // std::optional: Boost 1.81's any_completion_handler move-assignment recurses; only move-construct it.
   std::optional<void_handler> handler;  ///< caller still waiting (empty once completed)
+};
+
+/// A delivery waiting for a missing predecessor of the same publisher session and subject.
+struct held_delivery {
+  delivery d;
+  nats::message ack;  ///< subject + reply (the ack subject)
+  std::chrono::steady_clock::time_point since;
+};
+
+/// Publish order of one (publisher session, subject) as seen by one subscription.
+struct order_track {
+  std::uint64_t next = 0;                          ///< the sequence expected next
+  std::map<std::uint64_t, held_delivery> held;     ///< arrived ahead of `next`
+  std::uint64_t last_use = 0;
 };
 
 struct sub_state {
@@ -51,6 +69,7 @@ struct sub_state {
   std::vector<std::string> patterns;       ///< full patterns "<prefix>.<pattern>"
   delivery_handler handler;
   std::string consumer;
+  std::chrono::system_clock::time_point subscribed_at;  ///< start of a new_only consumer created later
   bool active = true;
   bool consumer_ready = false;
   bool creating = false;
@@ -62,6 +81,13 @@ struct sub_state {
   std::uint64_t high_seq = 0;
   std::unordered_set<std::string> recent_ids;
   std::deque<std::string> recent_order;
+  // Publish order (seq_header): "<session> <subject>" -> track; deliveries held across all tracks.
+  std::unordered_map<std::string, order_track> order;
+  std::size_t held = 0;
+  std::size_t unacked = 0;  ///< manual mode: handed out, not yet acked/naked by the host
+  std::uint64_t order_uses = 0;
+  std::unique_ptr<boost::asio::steady_timer> hold_timer;
+  std::chrono::steady_clock::time_point hold_timer_at{};
 };
 
 struct pending_delivery {
@@ -119,6 +145,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   boost::asio::awaitable<boost::system::error_code> check_duplicate();
   boost::asio::awaitable<boost::system::error_code> register_presence();
   void link_down(const boost::system::error_code& why);
+  void on_failed_attempt(const nats::reconnect_context& ctx, std::optional<std::chrono::milliseconds> next);
   void fatal(const boost::system::error_code& ec, const std::string& text);
   void finish_start(const boost::system::error_code& ec);
 
@@ -126,12 +153,17 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   boost::system::error_code enqueue(outbox_record rec);
   void pump();
   void send(outbox_entry& e);
-  void on_publish_result(std::uint64_t seq, std::uint64_t gen, const boost::system::error_code& ec, bool duplicate);
+  void on_publish_result(std::uint64_t seq, std::uint64_t send_id, const boost::system::error_code& ec, bool duplicate);
+  void resend_later(outbox_entry& e, std::uint64_t seq);
   void complete_entry(outbox_entry& e, const boost::system::error_code& ec);
   void erase_entry(std::uint64_t seq);
   void schedule_pump(std::chrono::milliseconds delay);
   void note_outbox_change();
-  std::size_t in_flight_ = 0;
+  std::map<std::uint64_t, std::uint64_t> inflight_;  ///< send id -> outbox seq, awaiting acks on this link
+  std::uint64_t next_send_id_ = 1;
+  std::uint64_t next_unsent_ = 0;  ///< outbox seq where pump() continues (older ones are in flight)
+  std::set<std::uint64_t> retrying_;  ///< outbox seqs being resent: new messages wait until they are stored
+  std::unordered_map<std::string, std::uint64_t> subject_seq_;  ///< durable messages per subject (seq_header)
 
   // endpoints
   void flush_endpoints();
@@ -139,7 +171,12 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   // subscriptions
   boost::asio::awaitable<void> ensure_consumer(std::shared_ptr<sub_state> s);
   boost::asio::awaitable<void> consume(std::shared_ptr<sub_state> s);
-  void handle_message(sub_state& s, nats::message& m);
+  void handle_message(const std::shared_ptr<sub_state>& s, nats::message& m);
+  void deliver(sub_state& s, delivery&& d, nats::message&& ack);
+  void release(sub_state& s, order_track& t, bool skip_gap);
+  void check_holds(const std::shared_ptr<sub_state>& s);
+  void arm_hold_timer(const std::shared_ptr<sub_state>& s);
+  std::chrono::milliseconds hold_time() const;
 
   // presence / discovery
   boost::asio::awaitable<void> heartbeat_loop();
@@ -178,7 +215,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   bool outbox_status_pending_ = false;
 
   // endpoints: relative subject -> value; those not yet written
-  std::map<std::string, endpoint_value> my_endpoints_;
+  std::map<std::string, endpoint_value, std::less<>> my_endpoints_;
   std::set<std::string> endpoints_dirty_;
   bool endpoints_flushing_ = false;
 

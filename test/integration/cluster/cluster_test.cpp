@@ -33,24 +33,6 @@ server_options js_server() {
   return o;
 }
 
-/// A plain client for looking at the wire (stream, bucket, raw subscriptions).
-struct raw_client {
-  nats::connection nc;
-  nats::js::context js;
-  raw_client(asio::io_context& ioc, const nats_server& s)
-      : nc(ioc.get_executor(), [&] {
-          nats::options o;
-          o.servers = {s.url()};
-          return o;
-        }()),
-        js(nc) {
-    std::optional<error_code> r;
-    nc.async_connect([&](error_code ec) { r = ec; });
-    BOOST_REQUIRE(run_until(ioc, [&] { return r.has_value(); }));
-    BOOST_REQUIRE_MESSAGE(!*r, "raw connect: " << r->message());
-  }
-};
-
 template <class T>
 struct op_result {
   std::optional<error_code> ec;
@@ -585,6 +567,75 @@ BOOST_AUTO_TEST_CASE(start_without_server_then_connects_and_reports_status) {
   BOOST_TEST(!stop(ioc, n));
   run_for(ioc, 100ms);
   BOOST_TEST(kinds.back() == status_kind::closed);
+}
+
+BOOST_AUTO_TEST_CASE(failed_connect_attempts_are_reported_while_nats_is_down) {
+  int port = nats::test::free_port();
+  server_options so = js_server();
+  so.port = port;
+  asio::io_context ioc;
+  auto cfg = make_config(std::vector<std::string>{"nats://127.0.0.1:" + std::to_string(port)}, "patient");
+  cfg.wait_until_ready = false;
+  cfg.connection.reconnect.wait = 200ms;
+  node n(ioc.get_executor(), cfg);
+  std::vector<status_event> events;
+  n.set_status_handler([&](const status_event& e) { events.push_back(e); });
+  BOOST_REQUIRE_EQUAL(start(ioc, n), error_code{});
+  run_for(ioc, 1500ms);
+  // Each failed attempt: disconnected with the reason, then reconnecting with when the next one comes.
+  auto count = [&](status_kind k) {
+    return std::count_if(events.begin(), events.end(), [&](const status_event& e) { return e.kind == k; });
+  };
+  BOOST_TEST(events.front().kind == status_kind::connecting);
+  BOOST_TEST(count(status_kind::disconnected) >= 3);
+  BOOST_TEST(count(status_kind::reconnecting) >= 3);
+  BOOST_TEST(count(status_kind::disconnected) <= 10);  // paced by reconnect.wait, not a busy loop
+  for (auto& e : events)
+    if (e.kind == status_kind::disconnected) {
+      BOOST_TEST(e.ec == boost::asio::error::connection_refused, e.ec.message());
+      BOOST_TEST(e.text.find("refused") != std::string::npos, e.text);
+    }
+  BOOST_TEST(count(status_kind::connected) == 0);
+  nats_server srv(so);
+  BOOST_REQUIRE(run_until(ioc, [&] { return n.is_connected(); }, 20s));
+  run_for(ioc, 300ms);
+  BOOST_TEST(events.back().kind == status_kind::connected);
+  auto after = events.size();
+  run_for(ioc, 500ms);
+  BOOST_TEST(events.size() == after);  // nothing more once connected
+  BOOST_TEST(!stop(ioc, n));
+}
+
+BOOST_AUTO_TEST_CASE(new_only_starts_at_subscribe_not_when_the_consumer_is_created) {
+  nats_server srv(js_server());
+  asio::io_context ioc;
+  node pub(ioc.get_executor(), make_config(srv, "pub"));
+  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
+  BOOST_TEST(!publish(ioc, pub, "x", "before"));
+  run_for(ioc, 50ms);
+  {
+    // Subscribed before the node is even started: the consumer can only be created later.
+    node sub(ioc.get_executor(), make_config(srv, "sub"));
+    collector c;
+    subscribe(sub, c, "k", "pub.>", start_position::new_only);
+    for (auto& p : numbered(5)) BOOST_TEST(!publish(ioc, pub, "x", p));
+    BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
+    BOOST_REQUIRE(run_until(ioc, [&] { return c.got.size() >= 5; }, 10s));
+    run_for(ioc, 300ms);
+    BOOST_TEST(c.payloads() == numbered(5), boost::test_tools::per_element());
+    BOOST_TEST(!stop(ioc, sub));
+  }
+  // An existing consumer is used as it is: it resumes where it stopped.
+  BOOST_TEST(!publish(ioc, pub, "x", "while-away"));
+  node sub(ioc.get_executor(), make_config(srv, "sub"));
+  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
+  collector c;
+  subscribe(sub, c, "k", "pub.>", start_position::new_only);
+  BOOST_REQUIRE(run_until(ioc, [&] { return c.got.size() >= 1; }, 10s));
+  run_for(ioc, 300ms);
+  BOOST_TEST(c.payloads() == std::vector<std::string>{"while-away"}, boost::test_tools::per_element());
+  BOOST_TEST(!stop(ioc, sub));
+  BOOST_TEST(!stop(ioc, pub));
 }
 
 BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {

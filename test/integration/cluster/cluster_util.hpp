@@ -4,6 +4,7 @@
 
 #include <nats/cluster/cluster.hpp>
 #include <nats/connection.hpp>
+#include <nats/js/context.hpp>
 
 #include "nats_server.hpp"
 
@@ -89,6 +90,25 @@ inline error_code publish(asio::io_context& ioc, node& n, const std::string& sub
   BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] { return result.has_value(); }, 30s), "async_publish did not complete");
   return *result;
 }
+
+/// A plain client for looking at the wire (stream, bucket, raw subscriptions).
+struct raw_client {
+  nats::connection nc;
+  nats::js::context js;
+  raw_client(asio::io_context& ioc, const nats::test::nats_server& s) : raw_client(ioc, std::vector<std::string>{s.url()}) {}
+  raw_client(asio::io_context& ioc, std::vector<std::string> urls)
+      : nc(ioc.get_executor(), [&] {
+          nats::options o;
+          o.servers = std::move(urls);
+          return o;
+        }()),
+        js(nc) {
+    std::optional<error_code> r;
+    nc.async_connect([&](error_code ec) { r = ec; });
+    BOOST_REQUIRE(run_until(ioc, [&] { return r.has_value(); }));
+    BOOST_REQUIRE_MESSAGE(!*r, "raw connect: " << r->message());
+  }
+};
 
 /// Collects deliveries of one subscription.
 struct collector {

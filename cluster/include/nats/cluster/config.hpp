@@ -67,6 +67,11 @@ struct config {
 
   // subscriptions
   std::chrono::milliseconds ack_wait{30000};  ///< unacked deliveries are redelivered after this
+  /// Durable messages of one publisher on one subject are handed out in publish order: one that
+  /// arrives ahead of a missing predecessor (stored late after a lost ack) waits at most this long
+  /// for it (keep it above the publishers' publish_ack_timeout; at most ack_wait / 2 is used, so a
+  /// waiting message is never redelivered meanwhile). 0: deliver in stream order.
+  std::chrono::milliseconds order_hold{7000};
 
   // start
   bool wait_until_ready = true;                ///< async_start waits for connect + setup (else returns at once)

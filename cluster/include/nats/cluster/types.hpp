@@ -37,6 +37,10 @@ struct delivery {
   std::uint64_t stream_sequence = 0;
   std::uint64_t delivery_count = 1;  ///< 1 on first delivery
   bool redelivered = false;          ///< delivered before (not acked in time, or an ack was lost)
+  /// A durable message handed out after later messages of the same publisher and subject, because it
+  /// arrived after config::order_hold (or after the subscription's max_in_flight filled up) while
+  /// they waited for it.
+  bool out_of_order = false;
   std::chrono::system_clock::time_point published{};  ///< server timestamp
 };
 
@@ -124,6 +128,9 @@ struct node_stats {
   std::uint64_t redelivered = 0;
   std::uint64_t expired_skipped = 0;    ///< ephemeral deliveries skipped (and acked) after their TTL
   std::uint64_t filtered = 0;           ///< deliveries acked without a handler call (no pattern matched)
+  std::uint64_t order_held = 0;         ///< deliveries that waited for a missing predecessor (publish order)
+  std::uint64_t order_gaps = 0;         ///< predecessors given up on (hold time or max_in_flight reached)
+  std::uint64_t out_of_order = 0;       ///< deliveries handed out late, flagged delivery::out_of_order
 };
 
 }  // namespace nats::cluster
