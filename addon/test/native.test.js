@@ -37,15 +37,30 @@ test('two cluster nodes exchange durable and ephemeral messages through nats-ser
     await Promise.all([a.start(), b.start()]);
     await until(() => a.status().connected && b.status().connected, 15000, 'both connected');
     const got = [];
-    const sub = b.subscribe({ key: 'native-sub', patterns: ['node-a.readings.>'], start: 'new', ack: 'auto' }, (d) => got.push(d));
+    // start 'all': `ready` says the cluster layer took the subscription, not that its consumer is live at
+    // the server yet, so a message published right after it could come before a 'new' start position.
+    const sub = b.subscribe({ key: 'native-sub', patterns: ['node-a.readings.>'], start: 'all', ack: 'auto' }, (d) => got.push(d));
     await sub.ready;
     await a.publish('readings.durable', JSON.stringify({ n: 1 }), { mode: 'durable' });
-    await a.publish('readings.ephemeral', Buffer.from([0, 1, 2, 255]), { mode: 'ephemeral', ttl: 30 });
     await a.publish('other.topic', 'not for b', { mode: 'durable' });
-    await until(() => got.length >= 2, 15000, 'two deliveries');
+    // Ephemeral messages reach subscribers online now: send until one arrives.
+    await until(async () => {
+      if (got.some((d) => d.relativeSubject === 'node-a.readings.ephemeral')) return true;
+      await a.publish('readings.ephemeral', Buffer.from([0, 1, 2, 255]), { mode: 'ephemeral', ttl: 30 });
+      await new Promise((r) => setTimeout(r, 200));
+      return false;
+    }, 15000, 'an ephemeral delivery').catch((err) => {
+      err.message += ` (got: ${JSON.stringify(got.map((d) => d.relativeSubject))}; b: ${JSON.stringify(b.status())})`;
+      throw err;
+    });
+    await until(() => got.some((d) => d.relativeSubject === 'node-a.readings.durable'), 15000, 'the durable delivery').catch((err) => {
+      err.message += ` (got: ${JSON.stringify(got.map((d) => d.relativeSubject))}; b: ${JSON.stringify(b.status())})`;
+      throw err;
+    });
     await new Promise((r) => setTimeout(r, 300));
     const bySubject = Object.fromEntries(got.map((d) => [d.relativeSubject, d]));
     assert.deepEqual(Object.keys(bySubject).sort(), ['node-a.readings.durable', 'node-a.readings.ephemeral']);
+    assert.equal(got.filter((d) => d.relativeSubject === 'node-a.readings.durable').length, 1, 'durable delivered once');
     assert.deepEqual(JSON.parse(bySubject['node-a.readings.durable'].payload.toString()), { n: 1 });
     assert.ok(bySubject['node-a.readings.durable'].streamSequence > 0, 'durable message came from the stream');
     assert.deepEqual([...bySubject['node-a.readings.ephemeral'].payload], [0, 1, 2, 255]);
