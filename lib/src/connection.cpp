@@ -51,6 +51,12 @@ std::size_t connection::buffered_bytes() const noexcept { return impl_->buffered
 
 void connection::connect_impl(void_handler h) { impl_->start_connect(std::move(h)); }
 
+boost::system::error_code detail::publish_unchecked(connection& nc, std::string_view subject, const headers* hdrs,
+                                                    std::string_view payload, std::string_view reply,
+                                                    bool check_subject) {
+  return nc.impl_->publish_line(subject, hdrs, payload, reply, check_subject, false);
+}
+
 boost::system::error_code connection::publish(std::string_view subject, std::string_view payload,
                                               std::string_view reply) {
   return impl_->publish(subject, nullptr, payload, reply);

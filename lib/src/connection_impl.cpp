@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -739,10 +740,17 @@ void connection_impl::start_keepalive() {
 
 error_code connection_impl::publish(std::string_view subject, const headers* hdrs, std::string_view payload,
                                     std::string_view reply) {
+  return publish_line(subject, hdrs, payload, reply, true, true);
+}
+
+error_code connection_impl::publish_line(std::string_view subject, const headers* hdrs, std::string_view payload,
+                                         std::string_view reply, bool check_subject, bool check_reply) {
   if (closed_) return error::connection_closed;
   if (state_ == connection_state::draining) return error::connection_draining;
-  if (auto ec = protocol::validate_publish_subject(subject)) return ec;
-  if (!reply.empty()) {
+  if (check_subject) {
+    if (auto ec = protocol::validate_publish_subject(subject)) return ec;
+  }
+  if (check_reply && !reply.empty()) {
     if (auto ec = protocol::validate_publish_subject(reply)) return ec;
   }
   std::size_t header_size = hdrs ? hdrs->serialized_size() : 0;
@@ -914,26 +922,16 @@ void connection_impl::request(std::string_view subject, const headers* hdrs, std
                               std::chrono::milliseconds timeout, message_completion h) {
   if (closed_) return post_completion(std::move(h), error_code(error::connection_closed), message{});
   ensure_reply_subscription();
-  std::string token;
+  const std::uint64_t token = ++next_request_;
+  reply_scratch_.assign(reply_prefix_);
   {
     char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, ++next_request_, 36);
-    token.assign(buf, r.ptr);
+    auto r = std::to_chars(buf, buf + sizeof buf, token, 36);
+    reply_scratch_.append(buf, r.ptr);
   }
-  const std::string reply = reply_prefix_ + token;
-  auto ec = publish(subject, hdrs && !hdrs->empty() ? hdrs : nullptr, payload, reply);
+  auto ec = publish_line(subject, hdrs && !hdrs->empty() ? hdrs : nullptr, payload, reply_scratch_, true, false);
   if (ec) return post_completion(std::move(h), ec, message{});
   auto slot = asio::get_associated_cancellation_slot(h);
-  request_op op{std::move(h), std::make_unique<asio::steady_timer>(executor_, timeout)};
-  op.timer->async_wait([self = weak_from_this(), token](error_code tec) {
-    auto c = self.lock();
-    if (!c || tec) return;
-    auto it = c->requests_.find(token);
-    if (it == c->requests_.end()) return;
-    auto w = std::move(it->second.handler);
-    c->requests_.erase(it);
-    c->post_completion(std::move(w), error_code(error::timeout), message{});
-  });
   if (slot.is_connected()) {
     slot.assign([self = weak_from_this(), token](asio::cancellation_type) {
       auto c = self.lock();
@@ -941,26 +939,62 @@ void connection_impl::request(std::string_view subject, const headers* hdrs, std
       auto it = c->requests_.find(token);
       if (it == c->requests_.end()) return;
       auto w = std::move(it->second.handler);
-      it->second.timer->cancel();
       c->requests_.erase(it);
       c->post_completion(std::move(w), error_code(asio::error::operation_aborted), message{});
     });
   }
-  requests_.emplace(token, std::move(op));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  requests_.emplace(token, request_op{std::move(h), deadline});
+  if (deadline < request_timer_at_) arm_request_timer(deadline);
 }
 
+// (Re-)arms the one request timer. A wait it replaces completes with operation_aborted and is ignored.
+void connection_impl::arm_request_timer(std::chrono::steady_clock::time_point at) {
+  if (!request_timer_) request_timer_ = std::make_unique<asio::steady_timer>(executor_);
+  request_timer_at_ = at;
+  request_timer_->expires_at(at);
+  request_timer_->async_wait([self = weak_from_this()](error_code ec) {
+    auto c = self.lock();
+    if (!c || ec || c->closed_) return;
+    c->request_timer_at_ = std::chrono::steady_clock::time_point::max();
+    c->expire_requests();
+  });
+}
+
+// Fails the requests whose deadline passed and re-arms the timer for the earliest remaining one.
+void connection_impl::expire_requests() {
+  const auto now = std::chrono::steady_clock::now();
+  auto next = std::chrono::steady_clock::time_point::max();
+  std::vector<message_completion> expired;
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->second.deadline <= now) {
+      expired.push_back(std::move(it->second.handler));
+      it = requests_.erase(it);
+    } else {
+      next = std::min(next, it->second.deadline);
+      ++it;
+    }
+  }
+  if (next != std::chrono::steady_clock::time_point::max()) arm_request_timer(next);
+  for (auto& w : expired) post_completion(std::move(w), error_code(error::timeout), message{});
+}
+
+// Runs in the read loop, never inside the initiating call, so the handler is invoked through dispatch
+// (inline when it runs on this executor) instead of being posted once more.
 void connection_impl::deliver_request_reply(message&& msg) {
   if (msg.subject.size() <= reply_prefix_.size()) return;
-  auto it = requests_.find(msg.subject.substr(reply_prefix_.size()));
+  std::uint64_t token = 0;
+  const char* first = msg.subject.data() + reply_prefix_.size();
+  const char* last = msg.subject.data() + msg.subject.size();
+  if (auto r = std::from_chars(first, last, token, 36); r.ec != std::errc{} || r.ptr != last) return;
+  auto it = requests_.find(token);
   if (it == requests_.end()) return;  // late reply after a timeout
   auto w = std::move(it->second.handler);
-  it->second.timer->cancel();
   requests_.erase(it);
-  if (msg.status() == 503 && msg.payload.empty()) {
-    post_completion(std::move(w), error_code(error::no_responders), std::move(msg));
-  } else {
-    post_completion(std::move(w), error_code{}, std::move(msg));
-  }
+  auto slot = asio::get_associated_cancellation_slot(w);
+  if (slot.is_connected()) slot.clear();
+  const error_code ec = msg.status() == 503 && msg.payload.empty() ? error_code(error::no_responders) : error_code{};
+  asio::dispatch(asio::append(std::move(w), ec, std::move(msg)));
 }
 
 std::string connection_impl::new_inbox() { return opts_.inbox_prefix + "." + nuid_.next(); }
@@ -1031,10 +1065,9 @@ void connection_impl::close(error_code why) {
   deferred_flushes_.clear();
   auto reqs = std::move(requests_);
   requests_.clear();
-  for (auto& [token, op] : reqs) {
-    op.timer->cancel();
-    post_completion(std::move(op.handler), closed_ec, message{});
-  }
+  if (request_timer_) request_timer_->cancel();
+  request_timer_at_ = std::chrono::steady_clock::time_point::max();
+  for (auto& [token, op] : reqs) post_completion(std::move(op.handler), closed_ec, message{});
   auto subs = std::move(subs_);
   subs_.clear();
   for (auto& [sid, s] : subs) {

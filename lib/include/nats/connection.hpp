@@ -30,6 +30,14 @@ namespace nats {
 namespace detail {
 class connection_impl;
 }
+class connection;
+namespace detail {
+/// For the client's own layers (JetStream acks and publishes): publishes without re-checking subjects
+/// the caller took from a server message (`$JS.ACK...`) or built itself from a checked prefix (its own
+/// inbox). `subject` is checked only when check_subject is set; `reply` never is.
+boost::system::error_code publish_unchecked(connection& nc, std::string_view subject, const headers* hdrs,
+                                            std::string_view payload, std::string_view reply, bool check_subject);
+}  // namespace detail
 
 enum class connection_state { disconnected, connecting, connected, reconnecting, draining, closed };
 const char* to_string(connection_state s) noexcept;
@@ -142,6 +150,8 @@ class connection {
   void request_impl(std::string_view subject, const headers* hdrs, std::string_view payload,
                     std::chrono::milliseconds timeout, message_completion h);
 
+  friend boost::system::error_code detail::publish_unchecked(connection&, std::string_view, const headers*,
+                                                            std::string_view, std::string_view, bool);
   std::shared_ptr<detail::connection_impl> impl_;
 };
 

@@ -68,6 +68,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   // façade entry points
   void start_connect(void_completion h);
   error_code publish(std::string_view subject, const headers* hdrs, std::string_view payload, std::string_view reply);
+  /// publish() with the subject and/or reply checks skipped (subjects taken from the server or built
+  /// by this client from a checked prefix).
+  error_code publish_line(std::string_view subject, const headers* hdrs, std::string_view payload,
+                          std::string_view reply, bool check_subject, bool check_reply);
   std::shared_ptr<subscription_state> subscribe(std::string_view subject, message_handler handler, error_code& ec,
                                                 const subscribe_options& o);
   void flush(void_completion h);
@@ -100,7 +104,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   };
   struct request_op {
     message_completion handler;
-    std::unique_ptr<asio::steady_timer> timer;
+    std::chrono::steady_clock::time_point deadline;
   };
 
   asio::awaitable<void> run();
@@ -111,6 +115,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void learn_servers(const protocol::server_info& info);
   void deliver(std::uint64_t sid, message&& msg);
   void deliver_request_reply(message&& msg);
+  void arm_request_timer(std::chrono::steady_clock::time_point at);
+  void expire_requests();
   void on_connected(bool reconnect);
   void on_disconnected(error_code why);
   void kick_write();
@@ -168,7 +174,12 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::string reply_prefix_;  // "<inbox>.<nuid>." for muxed requests
   std::uint64_t reply_sid_ = 0;
   std::uint64_t next_request_ = 0;
-  std::unordered_map<std::string, request_op> requests_;
+  // Outstanding requests by token (the number after reply_prefix_). One timer serves them all: it is
+  // armed for the earliest deadline known when it was set and re-armed from the sweep when it fires.
+  std::unordered_map<std::uint64_t, request_op> requests_;
+  std::unique_ptr<asio::steady_timer> request_timer_;
+  std::chrono::steady_clock::time_point request_timer_at_ = std::chrono::steady_clock::time_point::max();
+  std::string reply_scratch_;  // the reply subject of the request being written
 
   std::optional<void_completion> drain_waiter_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
