@@ -525,7 +525,94 @@ std::string encode_list_request(std::uint64_t offset, std::string_view subject_f
 error_code decode(std::string_view json, stream_info& out, api_error& api) { return decode_root(json, out, api); }
 error_code decode(std::string_view json, consumer_info& out, api_error& api) { return decode_root(json, out, api); }
 
+namespace {
+
+// The PubAck a server sends is a flat object of a few simple members: {"stream":"S","seq":12} with
+// optional "duplicate":true and "domain":"D". This scanner reads exactly that shape (strings without
+// escapes, unsigned integers, booleans) and gives up on anything else, which then goes through the DOM.
+struct ack_scanner {
+  const char* p;
+  const char* end;
+
+  void ws() {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+  }
+  bool lit(char c) {
+    ws();
+    if (p == end || *p != c) return false;
+    ++p;
+    return true;
+  }
+  bool str(std::string_view& out) {
+    if (!lit('"')) return false;
+    const char* b = p;
+    while (p < end && *p != '"') {
+      if (*p == '\\' || static_cast<unsigned char>(*p) < 0x20) return false;
+      ++p;
+    }
+    if (p == end) return false;
+    out = std::string_view(b, static_cast<std::size_t>(p - b));
+    ++p;
+    return true;
+  }
+  bool u64(std::uint64_t& out) {
+    ws();
+    const auto r = std::from_chars(p, end, out);
+    if (r.ec != std::errc{} || r.ptr == p) return false;
+    p = r.ptr;
+    return p == end || *p == ',' || *p == '}' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t';
+  }
+  bool boolean(bool& out) {
+    ws();
+    const std::string_view rest(p, static_cast<std::size_t>(end - p));
+    if (rest.starts_with("true")) {
+      out = true, p += 4;
+    } else if (rest.starts_with("false")) {
+      out = false, p += 5;
+    } else {
+      return false;
+    }
+    return true;
+  }
+};
+
+// True when `json` was a plain PubAck and `out` is filled; false: use the DOM (errors, odd shapes).
+bool scan_pub_ack(std::string_view json, pub_ack& out) {
+  ack_scanner s{json.data(), json.data() + json.size()};
+  if (!s.lit('{')) return false;
+  bool has_stream = false, has_seq = false;
+  for (bool first = true;; first = false) {
+    if (s.lit('}')) break;
+    if (!first && !s.lit(',')) return false;
+    std::string_view key, v;
+    if (!s.str(key) || !s.lit(':')) return false;
+    if (key == "stream") {
+      if (has_stream || !s.str(v)) return false;
+      out.stream.assign(v);
+      has_stream = true;
+    } else if (key == "seq") {
+      if (has_seq || !s.u64(out.seq)) return false;
+      has_seq = true;
+    } else if (key == "duplicate") {
+      if (!s.boolean(out.duplicate)) return false;
+    } else if (key == "domain") {
+      if (!s.str(v)) return false;
+      out.domain.assign(v);
+    } else {
+      return false;  // "error" or anything new
+    }
+  }
+  s.ws();
+  return s.p == s.end && has_stream && has_seq && !out.stream.empty();
+}
+
+}  // namespace
+
 error_code decode(std::string_view json, pub_ack& out, api_error& api) {
+  out.seq = 0;
+  out.duplicate = false;
+  out.domain.clear();
+  if (scan_pub_ack(json, out)) return {};
   object root;
   if (auto ec = open(json, root, api)) return ec;
   out = {};

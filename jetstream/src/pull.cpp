@@ -1,6 +1,7 @@
-// Pull consumers. Both fetch and the consume loop own one subscription on a private inbox, send pull
-// requests (`CONSUMER.MSG.NEXT`) with that inbox as reply, and wait on the subscription with a timer
-// racing the wait (expiry / idle-heartbeat watchdog) through a cancellation signal.
+// Pull consumers. Both fetch and the consume loop own one subscription on a private inbox and send pull
+// requests (`CONSUMER.MSG.NEXT`) with that inbox as reply. fetch takes the messages in a push handler
+// with one timer for the whole request (expiry / idle-heartbeat watchdog); the consume loop waits on
+// the subscription with a timer racing the wait through a cancellation signal.
 #include <nats/js/json.hpp>
 #include <nats/js/pull.hpp>
 
@@ -39,36 +40,88 @@ std::string next_subject(const context& js, std::string_view stream, std::string
 // ---------------------------------------------------------------------------------------------
 // fetch
 
+struct fetch_op;
+
+// One subscription on a private inbox, taken by one fetch at a time.
+struct fetch_inbox {
+  subscription sub;
+  std::weak_ptr<fetch_op> owner;
+};
+
+}  // namespace
+
+// Inboxes of finished fetches, kept by the context for the next fetch of the same consumer. An inbox is
+// kept only when its last pull request is known to be over on the server side (the batch was filled, or
+// the server ended it with 404/408), so no late message of an old request can land in a later fetch.
+// Any other ending (client-side deadline, missed heartbeats, cancellation, max_bytes counted by us,
+// errors) retires the inbox: late messages then find no interest and are redelivered after ack_wait.
+struct fetch_inbox_cache {
+  static constexpr std::size_t max_idle = 8;
+  std::vector<std::pair<std::string, std::shared_ptr<fetch_inbox>>> idle;  // key: "<stream> <consumer>"
+
+  static std::shared_ptr<fetch_inbox_cache>& of(context& js) { return js.fetch_inboxes_; }
+
+  std::shared_ptr<fetch_inbox> take(const std::string& key) {
+    for (auto it = idle.begin(); it != idle.end(); ++it) {
+      if (it->first != key) continue;
+      auto in = std::move(it->second);
+      idle.erase(it);
+      if (in->sub.valid()) return in;
+      break;
+    }
+    return nullptr;
+  }
+  void put(std::string key, std::shared_ptr<fetch_inbox> in) {
+    if (idle.size() >= max_idle) idle.erase(idle.begin());
+    idle.emplace_back(std::move(key), std::move(in));
+  }
+};
+
+namespace {
+
 struct fetch_op : std::enable_shared_from_this<fetch_op> {
   context& js;
   fetch_options opts;
-  subscription sub;
+  std::shared_ptr<fetch_inbox> inbox;
+  std::string key;
   fetch_handler h;
   std::vector<message> msgs;
   std::int64_t bytes = 0;
-  asio::steady_timer timer;
-  asio::cancellation_signal wait_cancel;
+  asio::steady_timer timer;  // the one timer: request deadline, idle-heartbeat watchdog
   clock::time_point deadline;
   clock::time_point last_activity;
-  bool user_cancelled = false;
   bool done = false;
-  std::uint64_t gen = 0;  // identifies the current wait, so a stale timer completion cannot cancel a newer one
 
   fetch_op(context& j, const fetch_options& o, fetch_handler hh)
       : js(j), opts(o), h(std::move(hh)), timer(j.conn().get_executor()) {}
 
   void start(std::string_view stream, std::string_view consumer) {
-    error_code ec;
-    sub = js.conn().subscribe(js.conn().new_inbox(), ec);
-    if (ec) return finish(ec);
+    key.assign(stream).append(" ").append(consumer);
+    auto& cache = fetch_inbox_cache::of(js);
+    if (cache) inbox = cache->take(key);
+    if (!inbox) {
+      inbox = std::make_shared<fetch_inbox>();
+      error_code ec;
+      // A push handler: messages are taken by the read loop as they come, without a wait per message.
+      inbox->sub = js.conn().subscribe(
+          js.conn().new_inbox(),
+          [w = std::weak_ptr<fetch_inbox>(inbox)](message&& m) {
+            if (auto in = w.lock())
+              if (auto self = in->owner.lock()) self->on_message(std::move(m));
+          },
+          ec);
+      if (ec) return finish(ec, true);
+    }
+    inbox->owner = weak_from_this();
     json::pull_request pr;
     pr.batch = opts.batch;
     pr.max_bytes = opts.max_bytes;
     pr.no_wait = opts.no_wait;
     pr.expires = opts.no_wait ? std::chrono::nanoseconds{0} : std::chrono::nanoseconds(opts.expires);
     pr.idle_heartbeat = opts.no_wait ? std::chrono::milliseconds{0} : opts.idle_heartbeat;  // meaningless with no_wait
-    if (auto pec = js.conn().publish(next_subject(js, stream, consumer), json::encode(pr), sub.subject()))
-      return finish(pec);
+    if (auto pec = js.conn().publish(next_subject(js, stream, consumer), json::encode(pr), inbox->sub.subject()))
+      return finish(pec, true);
+    msgs.reserve(static_cast<std::size_t>(std::min<std::int64_t>(opts.batch, 1024)));
     // The server ends the request itself (408) at `expires`; the client-side deadline is a safety net.
     deadline = clock::now() + (opts.no_wait ? std::chrono::milliseconds(5000) : opts.expires) +
                std::chrono::milliseconds(1000);
@@ -76,63 +129,70 @@ struct fetch_op : std::enable_shared_from_this<fetch_op> {
     auto slot = asio::get_associated_cancellation_slot(h);
     if (slot.is_connected()) {
       slot.assign([w = weak_from_this()](asio::cancellation_type) {
-        if (auto self = w.lock()) {
-          self->user_cancelled = true;
-          self->wait_cancel.emit(asio::cancellation_type::all);
-        }
+        if (auto self = w.lock()) self->finish(asio::error::operation_aborted, true, true);
       });
     }
-    wait();
+    arm();
   }
 
-  void wait() {
+  // Wakes at the deadline or when heartbeats should have come; not re-armed per message: a wake-up
+  // that finds recent activity just sleeps again.
+  void arm() {
     auto wake = deadline;
     if (opts.idle_heartbeat.count() > 0) wake = std::min(wake, last_activity + 2 * opts.idle_heartbeat);
     timer.expires_at(wake);
-    timer.async_wait([w = weak_from_this(), g = ++gen](error_code ec) {
-      if (auto self = w.lock(); self && !ec && !self->done && self->gen == g)
-        self->wait_cancel.emit(asio::cancellation_type::all);
+    timer.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->done) return;
+      const auto now = clock::now();
+      if (now >= self->deadline) return self->finish({}, false);
+      if (self->opts.idle_heartbeat.count() > 0 && now >= self->last_activity + 2 * self->opts.idle_heartbeat)
+        return self->finish(make_error_code(error::missed_heartbeats), false);
+      self->arm();
     });
-    sub.async_next(asio::bind_cancellation_slot(wait_cancel.slot(), [self = shared_from_this()](error_code ec, message m) {
-      self->on_message(ec, std::move(m));
-    }));
   }
 
-  void on_message(error_code ec, message m) {
+  void on_message(message&& m) {
     if (done) return;
-    ++gen;
-    timer.cancel();
-    if (ec == asio::error::operation_aborted) {
-      if (user_cancelled) return finish(ec);
-      const auto now = clock::now();
-      if (now >= deadline) return finish({});
-      return finish(make_error_code(error::missed_heartbeats));
-    }
-    if (ec) return finish(ec);
-    last_activity = clock::now();
+    if (opts.idle_heartbeat.count() > 0) last_activity = clock::now();
     if (const int st = m.status(); st != 0) {
-      if (st == 100) return wait();  // idle heartbeat
-      if (st == 404 || st == 408) return finish({});
+      if (st == 100) return;  // idle heartbeat
+      if (st == 404 || st == 408) return finish({}, false, false, true);
       const auto sec = json::classify_pull_status(m);
       // The next message would exceed max_bytes: the request is complete with what it delivered.
-      if (sec == error::max_bytes_exceeded && !msgs.empty()) return finish({});
-      return finish(sec);
+      if (sec == error::max_bytes_exceeded && !msgs.empty()) return finish({}, false);
+      return finish(sec, false);
     }
     bytes += static_cast<std::int64_t>(m.payload.size());
     msgs.push_back(std::move(m));
-    if (static_cast<std::int64_t>(msgs.size()) >= opts.batch || (opts.max_bytes > 0 && bytes >= opts.max_bytes))
-      return finish({});
-    wait();
+    if (static_cast<std::int64_t>(msgs.size()) >= opts.batch) return finish({}, false, false, true);
+    if (opts.max_bytes > 0 && bytes >= opts.max_bytes) finish({}, false);
   }
 
-  void finish(error_code ec) {
+  // `post`: when called inside the initiation or a cancellation; otherwise (read loop, timer) the
+  // handler may run inline. The slot is not cleared from inside its own handler (`from_slot`).
+  // `request_over`: the server has ended our pull request, so the inbox can serve the next fetch.
+  void finish(error_code ec, bool post, bool from_slot = false, bool request_over = false) {
     if (done) return;
     done = true;
+    auto keep = shared_from_this();
     timer.cancel();
-    sub.unsubscribe();
+    if (inbox) {
+      inbox->owner.reset();
+      if (request_over && inbox->sub.valid()) {
+        auto& cache = fetch_inbox_cache::of(js);
+        if (!cache) cache = std::make_shared<fetch_inbox_cache>();
+        cache->put(std::move(key), std::move(inbox));
+      } else {
+        inbox->sub.unsubscribe();
+      }
+      inbox.reset();
+    }
     auto slot = asio::get_associated_cancellation_slot(h);
-    if (slot.is_connected()) slot.clear();
-    asio::post(js.conn().get_executor(), asio::append(std::move(h), ec, std::move(msgs)));
+    if (!from_slot && slot.is_connected()) slot.clear();
+    if (post)
+      asio::post(js.conn().get_executor(), asio::append(std::move(h), ec, std::move(msgs)));
+    else
+      asio::dispatch(asio::append(std::move(h), ec, std::move(msgs)));
   }
 };
 
@@ -166,7 +226,7 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
   bool user_cancelled = false;
   bool stopped = false;
   bool waiting = false;
-  std::uint64_t gen = 0;  // identifies the current wait (see fetch_op)
+  std::uint64_t gen = 0;  // identifies the current wait, so a stale timer completion cannot cancel a newer one
   std::uint64_t requests = 0, missed = 0, delivered = 0;
 
   consume_state(context& j, std::string s, std::string c, consume_options o)

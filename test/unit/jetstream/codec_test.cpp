@@ -54,7 +54,7 @@ BOOST_AUTO_TEST_CASE(encode_defaults_and_units) {
 BOOST_AUTO_TEST_CASE(escaping_of_control_characters) {
   stream_config c;
   c.name = "S";
-  c.description = std::string("tab\there\nnl \\ \x01 \xc3\xa9", 20);
+  c.description = "tab\there\nnl \\ \x01 \xc3\xa9";  // 18 bytes; no explicit length to get wrong
   const auto s = json::encode(c);
   BOOST_TEST(s.find("tab\\there\\nnl \\\\ \\u0001 \xc3\xa9") != std::string::npos);
   simdjson::dom::parser p;
@@ -292,6 +292,40 @@ BOOST_AUTO_TEST_CASE(pub_ack_fields) {
   BOOST_TEST(!a.duplicate);
   BOOST_TEST(json::decode(R"({"seq":1})", a, api) == error::invalid_reply);  // no stream: not a PubAck
   BOOST_TEST(json::decode("", a, api) == error::invalid_reply);
+}
+
+// The scanner for the usual PubAck shape and the DOM it falls back to must agree.
+BOOST_AUTO_TEST_CASE(pub_ack_fast_path_and_fallback) {
+  pub_ack a;
+  api_error api;
+  BOOST_TEST(!json::decode(" { \"stream\" : \"ORDERS\" ,\n \"seq\": 18446744073709551615 } ", a, api));
+  BOOST_TEST(a.stream == "ORDERS");
+  BOOST_TEST(a.seq == 18446744073709551615u);
+  BOOST_TEST(!a.duplicate);
+  BOOST_TEST(a.domain.empty());
+  // A previous decode's fields never leak into the next.
+  BOOST_TEST(!json::decode(R"({"stream":"S","seq":3,"duplicate":true,"domain":"d"})", a, api));
+  BOOST_TEST(!json::decode(R"({"seq":4,"stream":"T"})", a, api));
+  BOOST_TEST(a.stream == "T");
+  BOOST_TEST(a.seq == 4u);
+  BOOST_TEST(!a.duplicate);
+  BOOST_TEST(a.domain.empty());
+  BOOST_TEST(!json::decode(R"({"stream":"S","seq":5,"duplicate":false})", a, api));
+  BOOST_TEST(!a.duplicate);
+  // Shapes the scanner leaves to the DOM: escapes, unknown members, nested values.
+  BOOST_TEST(!json::decode(R"({"stream":"A\u0042","seq":6})", a, api));
+  BOOST_TEST(a.stream == "AB");
+  BOOST_TEST(!json::decode(R"({"stream":"S","seq":7,"new_field":{"x":[1,2]}})", a, api));
+  BOOST_TEST(a.seq == 7u);
+  BOOST_TEST(a.stream == "S");
+  // Errors and malformed input.
+  auto ec = json::decode(R"({"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 0"},"stream":"S","seq":0})",
+                         a, api);
+  BOOST_TEST(ec == error::wrong_last_sequence);
+  BOOST_TEST(json::decode(R"({"stream":"S","seq":1.5})", a, api) == error::invalid_reply);
+  BOOST_TEST(json::decode(R"({"stream":"S","seq":1)", a, api) == error::invalid_reply);
+  BOOST_TEST(json::decode(R"({"stream":"","seq":1})", a, api) == error::invalid_reply);
+  BOOST_TEST(json::decode(R"({"stream":"S","seq":1} x)", a, api) == error::invalid_reply);
 }
 
 BOOST_AUTO_TEST_CASE(stored_message) {

@@ -23,12 +23,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace nats::js {
+
+namespace detail {
+struct fetch_inbox_cache;
+}
 
 struct context_options {
   std::string domain;                       ///< JetStream domain: API prefix `$JS.<domain>.API`
@@ -212,10 +217,13 @@ class context {
   void delete_msg_impl(std::string_view stream, std::uint64_t seq, bool erase, void_handler h);
   void api_request_impl(std::string_view api_subject, std::string_view body, handler<message> h);
 
+  friend struct detail::fetch_inbox_cache;
+
   connection* nc_;
   context_options opts_;
   std::string prefix_;
   api_error last_api_error_;
+  std::shared_ptr<detail::fetch_inbox_cache> fetch_inboxes_;  // idle pull inboxes for the next fetch
 };
 
 /// True for names usable as stream/consumer names (non-empty; no `.`, `*`, `>`, whitespace, path separators).

@@ -4,6 +4,9 @@
 // `max_pending` acks are outstanding, otherwise when one arrives (back-pressure: awaiting each
 // async_publish keeps memory bounded by the window). Acks (or failures) are reported to `on_ack`, and
 // async_wait_all completes when none is outstanding. Retries on no-responders as context::async_publish.
+// Acks come back on one inbox subscription of the publisher (`<inbox>.<slot>-<id>`); a single timer
+// fails the publishes whose ack did not arrive within the timeout (error::timeout), or all of them with
+// connection_closed once the connection is closed.
 #pragma once
 
 #include <nats/js/context.hpp>
@@ -45,13 +48,17 @@ class async_publisher {
   /// `void(error_code)`: sent (or why not). The ack result goes to on_ack.
   template <class Token>
   auto async_publish(std::string_view subject, std::string_view payload, Token&& token) {
-    return async_publish(subject, headers{}, payload, publish_options{}, std::forward<Token>(token));
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this, subject, payload](auto h) { publish_impl(subject, nullptr, payload, nullptr, void_handler(std::move(h))); },
+        token);
   }
+  /// The strings are read when the operation starts (for lazy tokens such as use_awaitable: at
+  /// co_await) and copied only while the window is full; the headers and options are copied now.
   template <class Token>
   auto async_publish(std::string_view subject, const headers& hdrs, std::string_view payload,
                      const publish_options& opts, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-        [=, this](auto h) { publish_impl(subject, hdrs, payload, opts, void_handler(std::move(h))); }, token);
+        [=, this](auto h) { publish_impl(subject, &hdrs, payload, &opts, void_handler(std::move(h))); }, token);
   }
 
   /// `void(error_code)`: no ack outstanding any more; the error is the first failure since the previous
@@ -69,8 +76,8 @@ class async_publisher {
 
  private:
   using void_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
-  void publish_impl(std::string_view subject, const headers& hdrs, std::string_view payload,
-                    const publish_options& opts, void_handler h);
+  void publish_impl(std::string_view subject, const headers* hdrs, std::string_view payload,
+                    const publish_options* opts, void_handler h);
   void wait_all_impl(void_handler h);
   std::shared_ptr<detail::publisher_state> state_;
 };
