@@ -219,8 +219,8 @@ function callgrindAvailable() {
   return spawnSync("sh", ["-c", "command -v valgrind"], { encoding: "utf8" }).status === 0;
 }
 
-async function instructionsOf(client, workload, count, size) {
-  const server = await startServer();
+async function instructionsOf(client, workload, count, size, js) {
+  const server = await startServer({ js });
   try {
     const [file, args] = command(client, workload, count, size, 0);
     args[args.indexOf(null)] = server.url;
@@ -242,13 +242,20 @@ async function callgrindTable() {
     { workload: "pub", size: 16, small: 20_000, large: 120_000 },
     { workload: "pubsub", size: 128, small: 10_000, large: 60_000 },
     { workload: "rr", size: 64, small: 1_000, large: 5_000 },
+    // jsfetch publishes its messages first (through the async publisher), so its figure is publish +
+    // fetch + ack; the jspub row is the publish part alone.
+    { workload: "jspub", size: 128, small: 5_000, large: 25_000 },
+    { workload: "jsfetch", size: 128, small: 5_000, large: 25_000 },
+    { workload: "kvput", size: 128, small: 1_000, large: 5_000 },
+    { workload: "kvget", size: 128, small: 1_000, large: 5_000 },
   ];
-  for (const c of cases) {
+  for (const c of cases.filter((k) => !opt.only || opt.only.includes(k.workload))) {
+    const js = c.workload.startsWith("js") || c.workload.startsWith("kv");
     for (const client of c.workload === "rr" ? ["ours", "c-asap"] : ["ours", "c"]) {
       if (!available[client]) continue;
       process.stderr.write(`callgrind ${c.workload} ${client} ...\n`);
-      const a = await instructionsOf(client, c.workload, c.small, c.size);
-      const b = await instructionsOf(client, c.workload, c.large, c.size);
+      const a = await instructionsOf(client, c.workload, c.small, c.size, js);
+      const b = await instructionsOf(client, c.workload, c.large, c.size, js);
       if (a.error || b.error) rows.push({ ...c, client, error: a.error || b.error });
       else rows.push({ ...c, client, perMsg: (b.ir - a.ir) / (c.large - c.small) });
     }
