@@ -554,11 +554,18 @@ void node_impl::publish(std::string_view subject, std::string_view payload, cons
     rec.msg_id = cfg_.instance_id + "-" + session_ + "-" + std::to_string(rec.seq);
   }
   std::uint64_t subject_n = 0;
+  std::uint64_t* subject_counter = nullptr;  // stable: unordered_map nodes never move
   if (!rec.ephemeral) {
-    subject_n = subject_seq_[rec.subject] + 1;
+    subject_counter = &subject_seq_[rec.subject];
+    subject_n = *subject_counter + 1;
     hdrs.set(std::string(seq_header), session_ + "." + std::to_string(subject_n));
   }
-  if (!hdrs.empty()) hdrs.serialize(rec.headers);
+  // The serialized form is only for the outbox file; in memory the parsed headers are what is sent.
+  std::size_t header_bytes = 0;
+  if (!hdrs.empty()) {
+    if (file_.is_open()) hdrs.serialize(rec.headers);
+    else header_bytes = hdrs.serialized_size();
+  }
 
   // Endpoint registry: first use of this subject with this mode/TTL.
   endpoint_value ev{opts.mode, opts.mode == delivery_mode::ephemeral ? ttl : milliseconds(0)};
@@ -569,9 +576,8 @@ void node_impl::publish(std::string_view subject, std::string_view payload, cons
     if (ready_) flush_endpoints();
   }
 
-  auto full_subject = rec.subject;
-  if (auto ec = enqueue(std::move(rec))) return post_handler(std::move(h), ec);
-  if (subject_n != 0) subject_seq_[full_subject] = subject_n;  // only accepted messages count
+  if (auto ec = enqueue(std::move(rec), header_bytes)) return post_handler(std::move(h), ec);
+  if (subject_counter) *subject_counter = subject_n;  // only accepted messages count
   auto& e = std::prev(outbox_.end())->second;
   e.hdrs = std::move(hdrs);
   e.handler.emplace(std::move(h));
@@ -584,8 +590,8 @@ void node_impl::publish(std::string_view subject, std::string_view payload, cons
   pump();
 }
 
-error_code node_impl::enqueue(outbox_record rec) {
-  std::size_t bytes = rec.subject.size() + rec.payload.size() + rec.headers.size();
+error_code node_impl::enqueue(outbox_record rec, std::size_t header_bytes) {
+  std::size_t bytes = rec.subject.size() + rec.payload.size() + std::max(rec.headers.size(), header_bytes);
   if (outbox_.size() >= cfg_.outbox_max_messages || outbox_bytes_ + bytes > cfg_.outbox_max_bytes) {
     emit_status(status_kind::error, make_error_code(error::outbox_full),
                 "outbox full (" + std::to_string(outbox_.size()) + " messages, " + std::to_string(outbox_bytes_) +
@@ -959,9 +965,14 @@ void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::messa
     }
   }
   d.subscription = s.id;
-  d.subject = m.subject;
-  if (m.subject.size() > prefix_.size() + 1) d.relative_subject = m.subject.substr(prefix_.size() + 1);
-  if (auto parts = split_subject(prefix_, m.subject)) d.source_instance = parts->instance;
+  if (m.subject.size() > prefix_.size() + 1) {
+    std::string_view rel(m.subject);
+    rel.remove_prefix(prefix_.size() + 1);
+    d.relative_subject = rel;
+    if (auto dot = rel.find('.'); dot != std::string_view::npos && dot > 0 && dot + 1 < rel.size())
+      d.source_instance = rel.substr(0, dot);
+  }
+  d.subject = std::move(m.subject);
   d.payload = std::move(m.payload);
   d.stream_sequence = meta->stream_seq;
   d.delivery_count = meta->num_delivered;
@@ -969,12 +980,12 @@ void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::messa
   d.redelivered = meta->num_delivered > 1 || meta->stream_seq <= s.high_seq;
   s.high_seq = std::max(s.high_seq, meta->stream_seq);
   if (auto mid = m.headers.get("Nats-Msg-Id"); mid && !mid->empty()) {
-    std::string id(*mid);
-    if (s.recent_ids.count(id)) {
+    // By 64-bit hash: no copy of the id per message; a collision within the window is negligible.
+    auto id = std::hash<std::string_view>{}(*mid);
+    if (!s.recent_ids.insert(id).second) {
       d.redelivered = true;
     } else {
-      s.recent_ids.insert(id);
-      s.recent_order.push_back(std::move(id));
+      s.recent_order.push_back(id);
       if (s.recent_order.size() > 16384) {
         s.recent_ids.erase(s.recent_order.front());
         s.recent_order.pop_front();
@@ -983,8 +994,7 @@ void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::messa
   }
   d.published = std::chrono::time_point_cast<system_clock::duration>(meta->timestamp);
   d.headers = std::move(m.headers);
-  nats::message ackm;
-  ackm.subject = std::move(m.subject);
+  nats::message ackm;  // acks need only the reply subject
   ackm.reply = std::move(m.reply);
 
   if (!order_seq || hold_time() <= 0ms) return deliver(s, std::move(d), std::move(ackm));
@@ -992,10 +1002,11 @@ void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::messa
   // Publish order per (publisher session, subject): the first message seen sets where we are; one
   // ahead of the next expected waits for its predecessors (a lost ack made them be stored later).
   auto [session, n] = *order_seq;
-  std::string key;
-  key.reserve(session.size() + 1 + d.subject.size());
-  key.append(session).append(1, ' ').append(d.subject);
-  auto& t = s.order[key];
+  auto& key = order_key_;  // reused: no allocation unless the (session, subject) is new
+  key.assign(session).append(1, ' ').append(d.subject);
+  auto tit = s.order.find(key);
+  if (tit == s.order.end()) tit = s.order.emplace(key, order_track{}).first;
+  auto& t = tit->second;
   t.last_use = ++s.order_uses;
   if (t.next == 0) t.next = n;
   if (n < t.next) {
@@ -1108,7 +1119,6 @@ void node_impl::deliver(sub_state& s, delivery&& d, nats::message&& ackm) {
   if (manual) {
     pending_delivery p;
     p.sub = s.id;
-    p.msg.subject = ackm.subject;
     p.msg.reply = ackm.reply;
     pending_.emplace(d.id, std::move(p));
     ++s.unacked;

@@ -79,8 +79,8 @@ struct sub_state {
   // deliveries come in increasing stream order, so a sequence at or below the high-water mark, or a
   // Msg-Id seen recently, is a repeat.
   std::uint64_t high_seq = 0;
-  std::unordered_set<std::string> recent_ids;
-  std::deque<std::string> recent_order;
+  std::unordered_set<std::uint64_t> recent_ids;  ///< hashes of recent Msg-Ids
+  std::deque<std::uint64_t> recent_order;
   // Publish order (seq_header): "<session> <subject>" -> track; deliveries held across all tracks.
   std::unordered_map<std::string, order_track> order;
   std::size_t held = 0;
@@ -92,7 +92,7 @@ struct sub_state {
 
 struct pending_delivery {
   std::uint64_t sub = 0;
-  nats::message msg;  ///< subject + reply (the ack subject); payload dropped
+  nats::message msg;  ///< only the reply (the ack subject)
 };
 
 struct peer {
@@ -150,7 +150,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   void finish_start(const boost::system::error_code& ec);
 
   // outbox / publishing
-  boost::system::error_code enqueue(outbox_record rec);
+  boost::system::error_code enqueue(outbox_record rec, std::size_t header_bytes = 0);
   void pump();
   void send(outbox_entry& e);
   void on_publish_result(std::uint64_t seq, std::uint64_t send_id, const boost::system::error_code& ec, bool duplicate);
@@ -224,6 +224,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   std::unordered_map<std::uint64_t, pending_delivery> pending_;
   std::uint64_t next_sub_id_ = 1;
   std::uint64_t next_delivery_id_ = 1;
+  std::string order_key_;  ///< scratch for order lookups
   bool multi_filter_ = false;
 
   // presence
