@@ -246,6 +246,34 @@ BOOST_AUTO_TEST_CASE(publish_across_killed_stream_leader) {
       std::chrono::seconds(120));
 }
 
+// DISABLED: fails on HEAD (see the H4 report, "default publish retry shorter than an election"): with the
+// default context options (2 retries, 250 + 500 ms) a publish sent when the stream leader's server dies
+// gets no_stream_response; the election after a leader loss takes a few seconds on 2.9. Passes with
+// publish_retry_attempts = 6 (the other cases here).
+BOOST_AUTO_TEST_CASE(default_publish_retry_covers_an_election, *boost::unit_test::disabled()) {
+  js_cluster cl;
+  run_test(
+      [&](asio::io_context& ioc) -> asio::awaitable<void> {
+        connection c(ioc.get_executor(), cluster_client_options(cl));
+        co_await connect(c);
+        js::context js(c);  // default options
+        const std::string stream_name = "DS", subject = "ds.x";
+        const auto cfg = r3_stream("DS", "ds.>");
+        co_await add_stream_when_ready(js, cfg);
+        const std::string l0 = co_await wait_new_leader([&] { return stream_leader(js, "DS"); }, none);
+        publish_log log;
+        for (int i = 0; i < 300; ++i) {
+          if (i == 100) kill_leader(cl, l0);
+          const std::string id = "d" + std::to_string(i);
+          co_await publish_until_acked(js, subject, id, log);
+        }
+        BOOST_TEST_MESSAGE("errors reaching the application: " << log.errors());
+        BOOST_TEST(log.app_errors.count(make_error_code(js::error::no_stream_response).message()) == 0u);
+        co_await check_stream_matches(js, stream_name, log);
+      },
+      std::chrono::seconds(90));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Consumer leader change while consuming
 
