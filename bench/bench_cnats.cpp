@@ -153,7 +153,7 @@ void run_rr(const bench::args& a) {
 
 // ---------------------------------------------------------------- JetStream and KV
 // js_PublishAsync with a window of bench::js_window (PublishAsync.MaxPending: the call stalls while the
-// window is full), js_PullSubscribe + natsSubscription_Fetch, kvStore_Put/Get; all synchronous calls.
+// window is full, up to StallWait), js_PullSubscribe + natsSubscription_Fetch, kvStore_Put/Get; all synchronous calls.
 
 std::atomic<std::uint64_t> js_pub_errors{0};
 
@@ -163,6 +163,9 @@ jsCtx* jetstream(natsConnection* nc) {
   jsOptions jo;
   check(jsOptions_Init(&jo), "jsOptions_Init");
   jo.PublishAsync.MaxPending = static_cast<int64_t>(bench::js_window);
+  // A full window stalls the call for at most StallWait (default 200 ms) before failing with a timeout;
+  // on a loaded machine one ack can take longer. Ours waits for room as long as the ack timeout (5 s).
+  jo.PublishAsync.StallWait = 5000;
   jo.PublishAsync.ErrHandler = on_pub_error;
   jsCtx* js = nullptr;
   check(natsConnection_JetStream(&js, nc, &jo), "natsConnection_JetStream");
