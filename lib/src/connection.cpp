@@ -28,6 +28,7 @@ const char* to_string(event_kind k) noexcept {
     case event_kind::lame_duck: return "lame_duck";
     case event_kind::error: return "error";
     case event_kind::slow_consumer: return "slow_consumer";
+    case event_kind::connect_failed: return "connect_failed";
   }
   return "unknown";
 }

@@ -197,6 +197,14 @@ asio::awaitable<void> connection_impl::run() {
       ++server->failed_attempts;
       last_ec = ec;
       last_error_ = ec;
+      // Every failed attempt is reported, so a host can show why it is not connected yet (the
+      // first connect with retry_on_failed_connect would otherwise be silent until it succeeds).
+      event failed;
+      failed.kind = event_kind::connect_failed;
+      failed.ec = ec;
+      failed.server = server->url.to_string();
+      failed.text = ec.message();
+      emit(std::move(failed));
       if (is_auth_error(ec)) {
         // The same auth error twice in a row: credentials will not fix themselves.
         if (last_auth_error == ec) {

@@ -18,6 +18,7 @@ enum class event_kind {
   lame_duck,           ///< the current server is shutting down; we will move away
   error,               ///< an asynchronous error that did not close the link (-ERR, permissions)
   slow_consumer,       ///< a subscription started dropping messages (once per episode)
+  connect_failed,      ///< one attempt to reach a server failed (ec says why); more attempts may follow
 };
 
 const char* to_string(event_kind k) noexcept;

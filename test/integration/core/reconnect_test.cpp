@@ -160,6 +160,8 @@ BOOST_AUTO_TEST_CASE(retry_on_failed_connect_waits_for_a_late_server) {
     o.retry_on_failed_connect = true;
     o.reconnect.wait = 100ms;
     o.reconnect.max_attempts_per_server = -1;
+    event_log log;
+    o.on_event = log.handler();
     connection c(ioc.get_executor(), o);
     bool connected = false;
     error_code result;
@@ -171,9 +173,16 @@ BOOST_AUTO_TEST_CASE(retry_on_failed_connect_waits_for_a_late_server) {
     co_await sleep_for(300ms);
     BOOST_TEST(!connected);
     BOOST_REQUIRE(!c.publish("early", "1"));
+    // Each failed attempt was reported, with why and where.
+    BOOST_TEST(log.count(event_kind::connect_failed) >= 2u);
+    if (auto f = log.last(event_kind::connect_failed)) {
+      BOOST_TEST(f->ec == asio::error::connection_refused);
+      BOOST_TEST(f->server == o.servers[0]);
+    }
     nats_server server({.port = port});
     BOOST_REQUIRE(co_await wait_until([&] { return connected; }, 5s));
     BOOST_TEST(!result);
+    BOOST_TEST(log.count(event_kind::connected) == 1u);
     co_await c.async_flush(asio::use_awaitable);
     BOOST_TEST(c.stats().out_msgs == 1u);
   });
