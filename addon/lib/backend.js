@@ -156,7 +156,8 @@ function headersFrom(h) {
 }
 
 /// Delivery i of a columnar batch entry → {id, subject, relativeSubject, sourceInstance, payload (a view
-/// into the batch's buffer), headers, mode, streamSequence, deliveryCount, redelivered, published}.
+/// into the batch's buffer), headers, mode, streamSequence, deliveryCount, redelivered, outOfOrder,
+/// published}.
 function deliveryAt(ev, i) {
   const f = ev.flags[i];
   return {
@@ -170,6 +171,7 @@ function deliveryAt(ev, i) {
     streamSequence: ev.seq[i],
     deliveryCount: ev.count[i],
     redelivered: (f & 1) !== 0,
+    outOfOrder: (f & 4) !== 0,
     published: ev.published[i],
   };
 }

@@ -59,6 +59,9 @@ module.exports = function (RED) {
                 mode: d.mode,
                 streamSequence: d.streamSequence,
                 redelivered: !!d.redelivered,
+                // Handed out after later messages of the same publisher and subject (its predecessor
+                // arrived too late to wait for): order could not be kept for this one.
+                outOfOrder: !!d.outOfOrder,
                 headers: d.headers || {},
               },
             };

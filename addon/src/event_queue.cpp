@@ -13,7 +13,7 @@ namespace {
 
 /// Deliveries batch[begin, end) of one subscription as columns, so that crossing into JS costs a few
 /// N-API calls per batch instead of a dozen per message (lib/backend.js turns them back into objects):
-///   {t: "M", sub, n, ids, seq, count, published: Float64Array, flags: Uint8Array (1 redelivered,
+///   {t: "M", sub, n, ids, seq, count, published: Float64Array, flags: Uint8Array (1 redelivered, 4 out of order,
 ///    2 ephemeral), payload: one Buffer with all payloads, off: Uint32Array(n + 1) (payload i is
 ///    payload[off[i], off[i+1])), subject, relative, source: Array of strings (the same JS string when
 ///    equal to the previous message's), headers: Array of [name, value, ...] or undefined}.
@@ -63,7 +63,8 @@ Napi::Object deliveries_to_js(Napi::Env env, std::uint64_t sub, std::vector<js_e
     dcount[i] = static_cast<double>(d.delivery_count);
     published[i] = static_cast<double>(
         std::chrono::duration_cast<std::chrono::milliseconds>(d.published.time_since_epoch()).count());
-    flags[i] = static_cast<std::uint8_t>((d.redelivered ? 1 : 0) | (d.mode == nats::cluster::delivery_mode::ephemeral ? 2 : 0));
+    flags[i] = static_cast<std::uint8_t>((d.redelivered ? 1 : 0) | (d.mode == nats::cluster::delivery_mode::ephemeral ? 2 : 0) |
+                                         (d.out_of_order ? 4 : 0));
     off[i] = static_cast<std::uint32_t>(pos);
     if (!d.payload.empty()) std::memcpy(payload.Data() + pos, d.payload.data(), d.payload.size());
     pos += d.payload.size();
