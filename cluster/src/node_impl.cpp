@@ -846,6 +846,13 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
     case start_position::all: cc.deliver = js::deliver_policy::all; break;
     case start_position::last_per_subject: cc.deliver = js::deliver_policy::last_per_subject; break;
   }
+  if (s->high_seq > 0) {
+    // Re-created after it was deleted behind our back: go on after the last message received,
+    // neither replaying since the start position nor skipping what came meanwhile.
+    cc.deliver = js::deliver_policy::by_start_sequence;
+    cc.opt_start_seq = s->high_seq + 1;
+    cc.opt_start_time.reset();
+  }
   cc.ack = js::ack_policy::explicit_ack;
   cc.ack_wait = cfg_.ack_wait;
   cc.max_ack_pending = static_cast<std::int64_t>(s->opts.max_in_flight);

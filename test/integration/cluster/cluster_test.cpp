@@ -638,6 +638,31 @@ BOOST_AUTO_TEST_CASE(new_only_starts_at_subscribe_not_when_the_consumer_is_creat
   BOOST_TEST(!stop(ioc, pub));
 }
 
+BOOST_AUTO_TEST_CASE(consumer_deleted_behind_our_back_is_recreated_after_the_last_message_received) {
+  nats_server srv(js_server());
+  asio::io_context ioc;
+  node pub(ioc.get_executor(), make_config(srv, "pub"));
+  node sub(ioc.get_executor(), make_config(srv, "sub"));
+  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
+  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
+  collector c;
+  subscribe(sub, c, "k", "pub.>", start_position::all);
+  for (auto& p : numbered(3, "a")) BOOST_TEST(!publish(ioc, pub, "x", p));
+  BOOST_REQUIRE(run_until(ioc, [&] { return c.got.size() >= 3; }, 10s));
+  raw_client raw(ioc, srv);
+  std::optional<error_code> del;
+  raw.js.async_delete_consumer(sub.stream(), consumer_name("sub", "k"), [&](error_code ec) { del = ec; });
+  BOOST_REQUIRE(run_until(ioc, [&] { return del.has_value(); }));
+  BOOST_REQUIRE(!*del);
+  for (auto& p : numbered(3, "b")) BOOST_TEST(!publish(ioc, pub, "x", p));
+  BOOST_REQUIRE(run_until(ioc, [&] { return c.got.size() >= 6; }, 20s));
+  run_for(ioc, 500ms);
+  // Neither the a's again (start position "all") nor a b missed.
+  BOOST_TEST(c.payloads() == (std::vector<std::string>{"a0", "a1", "a2", "b0", "b1", "b2"}), boost::test_tools::per_element());
+  BOOST_TEST(!stop(ioc, sub));
+  BOOST_TEST(!stop(ioc, pub));
+}
+
 BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {
   asio::io_context ioc;
   auto run = [&](config cfg) {
