@@ -759,6 +759,9 @@ error_code classify_pull_status(const message& msg) {
     case 409:
       if (has("Consumer Deleted")) return make_error_code(error::consumer_deleted);
       if (has("Leadership Change")) return make_error_code(error::leadership_change);
+      // "Exceeded MaxRequestBatch/MaxRequestExpires/MaxRequestMaxBytes of N": the request breaks a limit
+      // of the consumer (checked before "MaxBytes", which "MaxRequestMaxBytes" contains).
+      if (has("Exceeded MaxRequest")) return make_error_code(error::pull_request_conflict);
       if (has("MaxWaiting")) return make_error_code(error::max_waiting_exceeded);
       if (has("MaxBytes")) return make_error_code(error::max_bytes_exceeded);
       return make_error_code(error::pull_request_conflict);

@@ -3,6 +3,7 @@
 #include <nats/js/context.hpp>
 #include <nats/js/json.hpp>
 
+#include <algorithm>
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -307,7 +308,7 @@ struct publish_op : std::enable_shared_from_this<publish_op> {
       // No stream listens (yet): a leader may be being elected. Retry with the same Msg-Id.
       if (attempts_left-- > 0) {
         timer.expires_after(wait);
-        wait *= 2;
+        wait = std::min(wait * 2, js.options().publish_retry_max_wait);
         auto self = shared_from_this();
         timer.async_wait(asio::bind_cancellation_slot(slot, [self](error_code tec) {
           if (tec) return complete(std::move(self->h), tec, pub_ack{});

@@ -6,6 +6,7 @@
 #include <nats/js/json.hpp>
 #include <nats/js/publisher.hpp>
 
+#include <algorithm>
 #include <boost/asio/append.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -188,7 +189,7 @@ struct publisher_state : std::enable_shared_from_this<publisher_state> {
     s.deadline = never;
     if (!s.retry_timer) s.retry_timer = std::make_unique<asio::steady_timer>(js.conn().get_executor());
     s.retry_timer->expires_after(s.retry_wait);
-    s.retry_wait *= 2;
+    s.retry_wait = std::min(s.retry_wait * 2, js.options().publish_retry_max_wait);
     s.retry_timer->async_wait([w = weak_from_this(), i, id = s.id](error_code ec) {
       auto self = w.lock();
       if (!self || ec || i >= self->slots.size() || self->slots[i].id != id) return;

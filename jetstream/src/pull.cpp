@@ -218,8 +218,10 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
   std::chrono::milliseconds hb{0};
   subscription sub;
   asio::steady_timer timer;
+  asio::steady_timer repull_timer;  // a re-pull put off after "409 Exceeded MaxWaiting"
   asio::cancellation_signal wait_cancel;
   std::optional<next_handler> waiter;
+  int refusals = 0;  // "409 Message Size Exceeds MaxBytes" in a row, without a message in between
   std::int64_t pending_msgs = 0;   // requested and not yet delivered/released
   std::int64_t pending_bytes = 0;
   clock::time_point last_activity{};
@@ -230,7 +232,8 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
   std::uint64_t requests = 0, missed = 0, delivered = 0;
 
   consume_state(context& j, std::string s, std::string c, consume_options o)
-      : js(j), stream(std::move(s)), consumer(std::move(c)), opts(o), timer(j.conn().get_executor()) {
+      : js(j), stream(std::move(s)), consumer(std::move(c)), opts(o), timer(j.conn().get_executor()),
+        repull_timer(j.conn().get_executor()) {
     if (opts.batch < 1) opts.batch = 1;
     if (opts.threshold <= 0 || opts.threshold > opts.batch) opts.threshold = opts.batch / 2;
     if (opts.expires < std::chrono::milliseconds(1000)) opts.expires = std::chrono::milliseconds(1000);
@@ -291,6 +294,8 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
   }
 
   void wait() {
+    // A cancellation that came while a completion was already queued found nothing to cancel.
+    if (user_cancelled) return deliver(asio::error::operation_aborted, {});
     waiting = true;
     timer.expires_at(last_activity + 2 * hb);
     timer.async_wait([w = weak_from_this(), g = ++gen](error_code ec) {
@@ -338,16 +343,36 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
           sec == error::max_bytes_exceeded || sec == error::request_timeout) {
         pending_msgs = 0;
         pending_bytes = 0;
+        // The next message did not fit what was left of a request; refused by a full request too, it never will.
+        if (sec == error::max_bytes_exceeded && ++refusals >= 2) {
+          refusals = 0;
+          return deliver(sec, {});
+        }
+        // Other requests fill the consumer's waiting list: ask again a heartbeat later, not in a loop.
+        if (sec == error::max_waiting_exceeded) {
+          repull_later();
+          return wait();
+        }
         if (auto pec = top_up()) return deliver(pec, {});
         return wait();
       }
       return deliver(sec, {});
     }
+    refusals = 0;
     if (pending_msgs > 0) --pending_msgs;
     pending_bytes = std::max<std::int64_t>(0, pending_bytes - static_cast<std::int64_t>(m.payload.size()));
     ++delivered;
     if (auto pec = top_up()) return deliver(pec, std::move(m));
     deliver({}, std::move(m));
+  }
+
+  void repull_later() {
+    repull_timer.expires_after(hb);
+    repull_timer.async_wait([w = weak_from_this()](error_code ec) {
+      auto self = w.lock();
+      if (!self || ec || self->stopped) return;
+      if (auto pec = self->top_up()) self->deliver(pec, {});
+    });
   }
 
   void deliver(error_code ec, message m) {
@@ -363,6 +388,7 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
     if (stopped) return;
     stopped = true;
     timer.cancel();
+    repull_timer.cancel();
     sub.unsubscribe();  // a pending wait completes with subscription_closed
   }
 };

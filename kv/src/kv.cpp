@@ -40,6 +40,14 @@ error_code map_stream_error(error_code ec) {
   return ec;
 }
 
+/// Where writes of `key` go: `$KV.<bucket>.<key>`, or `<api prefix>.$KV.<bucket>.<key>` when the context
+/// uses a domain or another prefix. Servers with JetStream domains do not carry `$KV.>` between domains
+/// (leaf nodes); they map `$JS.<domain>.API.$KV.>` onto `$KV.>`, and other clients write that way too.
+std::string write_subject(const js::context& js, std::string_view bucket, std::string_view key) {
+  if (js.api_prefix() == "$JS.API") return key_subject(bucket, key);
+  return js.api_prefix() + "." + key_subject(bucket, key);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -142,7 +150,7 @@ void bucket::put_impl(std::string_view key, std::string_view value, std::optiona
   if (!valid_key(key)) return post_to(*js_, std::move(h), make_error_code(error::invalid_key), std::uint64_t{0});
   js::publish_options o;
   o.expected_last_subject_seq = last;
-  js_->async_publish(key_subject(status_.bucket, key), headers{}, value, o,
+  js_->async_publish(write_subject(*js_, status_.bucket, key), headers{}, value, o,
                      [h = std::move(h), cas = last.has_value()](error_code ec, js::pub_ack ack) mutable {
                        if (cas && ec == js::error::wrong_last_sequence) ec = make_error_code(error::wrong_revision);
                        if (ec == js::error::no_stream_response) ec = make_error_code(error::bucket_not_found);
@@ -155,7 +163,7 @@ void bucket::create_impl(std::string_view key, std::string_view value, handler<s
   js::publish_options o;
   o.expected_last_subject_seq = 0;
   js_->async_publish(
-      key_subject(status_.bucket, key), headers{}, value, o,
+      write_subject(*js_, status_.bucket, key), headers{}, value, o,
       [this, key = std::string(key), value = std::string(value), h = std::move(h)](error_code ec, js::pub_ack ack) mutable {
         if (ec == js::error::no_stream_response) ec = make_error_code(error::bucket_not_found);
         if (ec != js::error::wrong_last_sequence) return complete(std::move(h), ec, ec ? std::uint64_t{0} : ack.seq);
@@ -178,7 +186,7 @@ void bucket::marker_impl(std::string_view key, bool purge, void_handler h) {
   headers hd;
   hd.set(std::string(operation_header), purge ? "PURGE" : "DEL");
   if (purge) hd.set(std::string(rollup_header), "sub");
-  js_->async_publish(key_subject(status_.bucket, key), hd, "", js::publish_options{},
+  js_->async_publish(write_subject(*js_, status_.bucket, key), hd, "", js::publish_options{},
                      [h = std::move(h)](error_code ec, js::pub_ack) mutable {
                        if (ec == js::error::no_stream_response) ec = make_error_code(error::bucket_not_found);
                        complete(std::move(h), ec);

@@ -286,12 +286,11 @@ BOOST_AUTO_TEST_CASE(hub_and_leaf_domains) {
       std::chrono::seconds(60));
 }
 
-// DISABLED: fails against nats-server 2.9.10 with kv put "bucket not found" (see /work/notes/h4-kv-domain-put.diff).
-// KV writes go to `$KV.<bucket>.<key>` whatever the context's prefix; across a leaf node with JetStream
+// KV writes through a domain: across a leaf node with JetStream
 // domains the servers do not carry `$KV.>` between domains (503 no responders), they map
 // `$JS.<domain>.API.$KV.>` onto `$KV.>` instead, so writes through a domain must be published on
-// `<api prefix>.$KV.<bucket>.<key>`. Enable once kv/ does that.
-BOOST_AUTO_TEST_CASE(kv_in_hub_domain_from_leaf_client, *boost::unit_test::disabled()) {
+// `<api prefix>.$KV.<bucket>.<key>`.
+BOOST_AUTO_TEST_CASE(kv_in_hub_domain_from_leaf_client) {
   hub_and_leaf net;
   run_test(
       [&](asio::io_context& ioc) -> asio::awaitable<void> {

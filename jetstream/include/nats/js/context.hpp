@@ -39,8 +39,12 @@ struct context_options {
   std::string domain;                       ///< JetStream domain: API prefix `$JS.<domain>.API`
   std::string api_prefix;                   ///< explicit prefix (default `$JS.API`); wins over domain
   std::chrono::milliseconds timeout{5000};  ///< default for API requests and publish acks
-  int publish_retry_attempts = 2;           ///< extra attempts on no_responders (leader election)
-  std::chrono::milliseconds publish_retry_wait{250};  ///< first wait; doubles per attempt
+  /// Extra attempts on no_responders while a stream leader is elected. With the waits below, 4 retries
+  /// span 3.75 s: enough for a stepdown and most elections after a server is killed (3-5 s on 2.9);
+  /// a publish to a subject no stream listens on fails after that long. Raise it for more patience.
+  int publish_retry_attempts = 4;
+  std::chrono::milliseconds publish_retry_wait{250};      ///< first wait; doubles per attempt...
+  std::chrono::milliseconds publish_retry_max_wait{2000}; ///< ...up to this
 };
 
 /// Per-publish options: de-duplication id and expectations.
