@@ -1126,9 +1126,18 @@ void node_impl::deliver(sub_state& s, delivery&& d, nats::message&& ackm) {
   if (manual) {
     pending_delivery p;
     p.sub = s.id;
+    p.stream_seq = d.stream_sequence;
     p.msg.reply = ackm.reply;
+    auto [slot, fresh] = s.pending_by_seq.try_emplace(d.stream_sequence, d.id);
+    if (!fresh) {
+      // Redelivered while the host still holds the older delivery: that one is void now (its
+      // ack subject is stale), and it no longer counts as unacked.
+      pending_.erase(slot->second);
+      slot->second = d.id;
+    } else {
+      ++s.unacked;
+    }
     pending_.emplace(d.id, std::move(p));
-    ++s.unacked;
   }
   try {
     s.handler(std::move(d));
@@ -1144,8 +1153,7 @@ error_code node_impl::ack(std::uint64_t id) {
   auto it = pending_.find(id);
   if (it == pending_.end() || !nc_) return make_error_code(error::unknown_subscription);
   auto ec = js::ack(*nc_, it->second.msg);
-  if (auto sit = subs_.find(it->second.sub); sit != subs_.end() && sit->second->unacked > 0) --sit->second->unacked;
-  pending_.erase(it);
+  forget_pending(it);
   return ec;
 }
 
@@ -1153,9 +1161,18 @@ error_code node_impl::nak(std::uint64_t id, milliseconds delay) {
   auto it = pending_.find(id);
   if (it == pending_.end() || !nc_) return make_error_code(error::unknown_subscription);
   auto ec = js::nak(*nc_, it->second.msg, delay);
-  if (auto sit = subs_.find(it->second.sub); sit != subs_.end() && sit->second->unacked > 0) --sit->second->unacked;
-  pending_.erase(it);
+  forget_pending(it);
   return ec;
+}
+
+void node_impl::forget_pending(std::unordered_map<std::uint64_t, pending_delivery>::iterator it) {
+  if (auto sit = subs_.find(it->second.sub); sit != subs_.end()) {
+    auto& s = *sit->second;
+    if (s.unacked > 0) --s.unacked;
+    if (auto p = s.pending_by_seq.find(it->second.stream_seq); p != s.pending_by_seq.end() && p->second == it->first)
+      s.pending_by_seq.erase(p);
+  }
+  pending_.erase(it);
 }
 
 void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler h) {
@@ -1166,7 +1183,17 @@ void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler
   s->active = false;
   s->stream.stop();
   if (s->hold_timer) s->hold_timer->cancel();  // held ones were never acked: the consumer keeps them
-  std::erase_if(pending_, [id](auto& p) { return p.second.sub == id; });
+  // Deliveries the host never acked go back at once (nak), so the next subscription with this
+  // consumer (a redeploy) gets them now rather than after ack wait.
+  for (auto p = pending_.begin(); p != pending_.end();) {
+    if (p->second.sub != id) {
+      ++p;
+      continue;
+    }
+    if (nc_ && ready_) (void)js::nak(*nc_, p->second.msg, milliseconds(0));
+    p = pending_.erase(p);
+  }
+  s->pending_by_seq.clear();
   if (!remove_consumer) return post_handler(std::move(h), {});
   if (!ready_) return post_handler(std::move(h), make_error_code(nats::error::not_connected));
   js_->async_delete_consumer(stream_, s->consumer, [h = std::move(h)](error_code ec) mutable {

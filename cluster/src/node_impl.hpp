@@ -85,6 +85,9 @@ struct sub_state {
   std::unordered_map<std::string, order_track> order;
   std::size_t held = 0;
   std::size_t unacked = 0;  ///< manual mode: handed out, not yet acked/naked by the host
+  /// Manual mode: stream sequence -> the delivery id handed out for it. A redelivery (the host did
+  /// not ack within ack wait) replaces the older id, so a flow that never acks cannot grow memory.
+  std::unordered_map<std::uint64_t, std::uint64_t> pending_by_seq;
   std::uint64_t order_uses = 0;
   std::unique_ptr<boost::asio::steady_timer> hold_timer;
   std::chrono::steady_clock::time_point hold_timer_at{};
@@ -92,6 +95,7 @@ struct sub_state {
 
 struct pending_delivery {
   std::uint64_t sub = 0;
+  std::uint64_t stream_seq = 0;
   nats::message msg;  ///< only the reply (the ack subject)
 };
 
@@ -117,6 +121,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   std::uint64_t subscribe(const subscribe_options& opts, delivery_handler handler, boost::system::error_code& ec);
   boost::system::error_code ack(std::uint64_t id);
   boost::system::error_code nak(std::uint64_t id, std::chrono::milliseconds delay);
+  void forget_pending(std::unordered_map<std::uint64_t, pending_delivery>::iterator it);
   void unsubscribe(std::uint64_t id, bool remove_consumer, void_handler h);
   std::vector<instance_info> snapshot() const;
   void stop(std::chrono::milliseconds timeout, void_handler h);
