@@ -42,7 +42,13 @@ struct call_record {
 
 /// Waits (polling the io_context's clock, not blocking it) until `r` has been called or `limit` passes.
 asio::awaitable<bool> called(const call_record& r, std::chrono::milliseconds limit = 5s) {
-  co_return co_await wait_until([&] { return r.calls > 0; }, limit);
+  // Polls every millisecond (not wait_until's 10 ms): the sweep runs this hundreds of times.
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (r.calls == 0) {
+    if (std::chrono::steady_clock::now() > deadline) co_return false;
+    co_await sleep_for(1ms);
+  }
+  co_return true;
 }
 
 /// The server side of the scenario: a JetStream server, a stream and consumer, and an echo
@@ -143,7 +149,7 @@ scenario_result run_scenario(const std::string& proxy_url, const std::string& di
 
         js::fetch_options fo;
         fo.batch = 1;
-        fo.expires = 500ms;
+        fo.expires = 200ms;
         auto& fetch_r = step("fetch");
         std::vector<message> fetched;
         js::async_fetch(js, stream_name, consumer_name, fo, [&](error_code ec, std::vector<message> ms) {
@@ -178,7 +184,7 @@ scenario_result run_scenario(const std::string& proxy_url, const std::string& di
           if (!restored) res.detail += "subscription not restored; ";
         }
         // Give a handler that would run twice the chance to do so.
-        co_await sleep_for(20ms);
+        co_await sleep_for(5ms);
         res.end_state = c.state();
         c.close();
         responder.close();
