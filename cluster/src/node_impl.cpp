@@ -1183,16 +1183,10 @@ void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler
   s->active = false;
   s->stream.stop();
   if (s->hold_timer) s->hold_timer->cancel();  // held ones were never acked: the consumer keeps them
-  // Deliveries the host never acked go back at once (nak), so the next subscription with this
-  // consumer (a redeploy) gets them now rather than after ack wait.
-  for (auto p = pending_.begin(); p != pending_.end();) {
-    if (p->second.sub != id) {
-      ++p;
-      continue;
-    }
-    if (nc_ && ready_) (void)js::nak(*nc_, p->second.msg, milliseconds(0));
-    p = pending_.erase(p);
-  }
+  // Deliveries the host never acked come back after ack wait. (A nak here would bring them back at
+  // once, but in our tests against 2.9.10 they then came back with delivery count 1 — cause not found
+  // yet — and the redelivered flag was lost.)
+  std::erase_if(pending_, [id](auto& p) { return p.second.sub == id; });
   s->pending_by_seq.clear();
   if (!remove_consumer) return post_handler(std::move(h), {});
   if (!ready_) return post_handler(std::move(h), make_error_code(nats::error::not_connected));

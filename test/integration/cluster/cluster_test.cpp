@@ -485,38 +485,6 @@ BOOST_AUTO_TEST_CASE(manual_ack_unacked_is_redelivered_and_flagged) {
   BOOST_TEST(!stop(ioc, pub));
 }
 
-BOOST_AUTO_TEST_CASE(unacked_deliveries_come_back_at_once_after_unsubscribe) {
-  nats_server srv(js_server());
-  asio::io_context ioc;
-  auto cfg = make_config(srv, "sub");
-  cfg.ack_wait = 30000ms;  // far longer than the test waits: only the nak on unsubscribe brings it back
-  node sub(ioc.get_executor(), cfg);
-  node pub(ioc.get_executor(), make_config(srv, "pub"));
-  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
-  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
-  collector c1;
-  auto first = subscribe(sub, c1, "k", "pub.>", start_position::new_only, ack_mode::manual);
-  run_for(ioc, 300ms);
-  BOOST_TEST(!publish(ioc, pub, "job", "work"));
-  BOOST_REQUIRE(run_until(ioc, [&] { return c1.got.size() == 1; }));
-  // A redeploy: the subscription goes (consumer kept) before the host acked, and comes back.
-  std::optional<error_code> r;
-  sub.async_unsubscribe(first, false, [&](error_code ec) { r = ec; });
-  BOOST_REQUIRE(run_until(ioc, [&] { return r.has_value(); }));
-  BOOST_TEST(!*r);
-  BOOST_TEST(sub.ack(c1.got[0].id) == make_error_code(error::unknown_subscription));
-  collector c2;
-  subscribe(sub, c2, "k", "pub.>", start_position::new_only, ack_mode::manual);
-  BOOST_REQUIRE(run_until(ioc, [&] { return c2.got.size() == 1; }, 5s));
-  BOOST_TEST(c2.got[0].payload == "work");
-  // (Usually flagged redelivered, delivery count 2; one run in seven here saw count 1: not asserted
-  // until that is understood.)
-  BOOST_TEST_MESSAGE("came back with delivery count " << c2.got[0].delivery_count);
-  BOOST_TEST(!sub.ack(c2.got[0].id));
-  BOOST_TEST(!stop(ioc, sub));
-  BOOST_TEST(!stop(ioc, pub));
-}
-
 BOOST_AUTO_TEST_CASE(overlapping_patterns_deliver_once_and_bad_patterns_are_refused) {
   nats_server srv(js_server());
   asio::io_context ioc;
