@@ -42,13 +42,8 @@ struct call_record {
 
 /// Waits (polling the io_context's clock, not blocking it) until `r` has been called or `limit` passes.
 asio::awaitable<bool> called(const call_record& r, std::chrono::milliseconds limit = 5s) {
-  // Polls every millisecond (not wait_until's 10 ms): the sweep runs this hundreds of times.
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (r.calls == 0) {
-    if (std::chrono::steady_clock::now() > deadline) co_return false;
-    co_await sleep_for(1ms);
-  }
-  co_return true;
+  // Polls every millisecond (not the default 10 ms): the sweep runs this hundreds of times.
+  co_return co_await wait_until([&] { return r.calls > 0; }, limit, 1ms);
 }
 
 /// The server side of the scenario: a JetStream server, a stream and consumer, and an echo

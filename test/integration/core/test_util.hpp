@@ -58,13 +58,14 @@ inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
-/// Waits until `pred()` holds, polling every 10 ms; returns false after `limit`.
+/// Waits until `pred()` holds, polling every `poll`; returns false after `limit`.
 template <class Pred>
-asio::awaitable<bool> wait_until(Pred pred, std::chrono::milliseconds limit = 10s) {
+asio::awaitable<bool> wait_until(Pred pred, std::chrono::milliseconds limit = 10s,
+                                 std::chrono::milliseconds poll = 10ms) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > deadline) co_return false;
-    co_await sleep_for(10ms);
+    co_await sleep_for(poll);
   }
   co_return true;
 }
