@@ -45,7 +45,11 @@ const options& connection::get_options() const noexcept { return impl_->opts_; }
 connection_state connection::state() const noexcept { return impl_->state_; }
 const protocol::server_info& connection::server_info() const noexcept { return impl_->info_; }
 std::string connection::connected_url() const { return impl_->current_url_; }
-statistics connection::stats() const noexcept { return impl_->stats_; }
+statistics connection::stats() const noexcept {
+  statistics s = impl_->stats_;
+  s.pending_bytes = impl_->buffered_bytes();
+  return s;
+}
 boost::system::error_code connection::last_error() const noexcept { return impl_->last_error_; }
 std::string connection::last_error_text() const { return impl_->last_error_text_; }
 std::size_t connection::buffered_bytes() const noexcept { return impl_->buffered_bytes(); }

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace nats::detail {
 
@@ -66,6 +67,7 @@ protocol::parser_limits client_parser_limits() {
 
 connection_impl::connection_impl(asio::any_io_executor ex, options opts)
     : executor_(std::move(ex)), opts_(std::move(opts)), parser_(client_parser_limits()), rng_(std::random_device{}()) {
+  write_limit_ = opts_.max_pending_write_bytes ? opts_.max_pending_write_bytes : std::numeric_limits<std::size_t>::max();
   for (const auto& s : opts_.servers) {
     error_code ec;
     auto url = server_url::parse(s, ec);
@@ -476,6 +478,7 @@ void connection_impl::on_disconnected(error_code why) {
   ++generation_;
   write_in_flight_ = false;
   write_buf_.reset();
+  writing_bytes_ = 0;
   if (ping_timer_) ping_timer_->cancel();
   // PINGs already written to the dead link will never be answered: their flushes get a new PING after
   // reconnect. The last `pings_in_pending_` waiters belong to PINGs still queued in pending_, which go
@@ -691,6 +694,7 @@ void connection_impl::kick_write() {
   pending_.swap(spare_);
   pending_.clear();
   write_buf_ = buf;
+  writing_bytes_ = buf->size();
   write_in_flight_ = true;
   const auto gen = generation_;
   auto bufs = std::make_shared<asio::const_buffer>(asio::buffer(*buf));
@@ -699,6 +703,7 @@ void connection_impl::kick_write() {
                             if (gen != self->generation_) return;
                             self->write_in_flight_ = false;
                             self->write_buf_.reset();
+                            self->writing_bytes_ = 0;
                             if (ec) {
                               self->fail_link(ec);
                               return;
@@ -766,12 +771,21 @@ error_code connection_impl::publish_line(std::string_view subject, const headers
   if (ever_connected_ && info_.max_payload > 0 && total > static_cast<std::size_t>(info_.max_payload))
     return error::max_payload_exceeded;
   const bool linked = state_ == connection_state::connected;
-  if (!linked) {
-    const std::size_t estimate = subject.size() + reply.size() + total + 48;
-    if (pending_.size() + estimate > opts_.reconnect.buffer_bytes) {
-      return opts_.reconnect.buffer_bytes == 0 ? error_code(error::not_connected)
-                                               : error_code(error::reconnect_buffer_full);
+  // Both bounds count the same bytes: accepted, not yet written (the PUB/HPUB line is estimated).
+  const std::size_t estimate = subject.size() + reply.size() + total + 48;
+  if (linked) {
+    if (pending_.size() + writing_bytes_ + estimate > write_limit_) [[unlikely]] {
+      // The server is not reading. A message larger than the whole bound still goes when nothing
+      // else is queued, or it could never be sent.
+      if (!pending_.empty() || writing_bytes_ != 0) {
+        ++stats_.write_buffer_rejects;
+        return error::write_buffer_full;
+      }
     }
+  } else if (pending_.size() + estimate > opts_.reconnect.buffer_bytes) {
+    ++stats_.reconnect_buffer_rejects;
+    return opts_.reconnect.buffer_bytes == 0 ? error_code(error::not_connected)
+                                             : error_code(error::reconnect_buffer_full);
   }
   if (hdrs) {
     std::string block;
@@ -1088,6 +1102,8 @@ void connection_impl::close(error_code why) {
     post_completion(std::move(w), why ? why : closed_ec);
   }
   pending_.clear();
+  write_buf_.reset();
+  writing_bytes_ = 0;
   emit(event_kind::closed, why);
 }
 

@@ -46,6 +46,7 @@ class category_impl final : public boost::system::error_category {
       case error::bad_seed: return "invalid nkey seed";
       case error::bad_credentials: return "invalid credentials file or JWT";
       case error::nonce_required: return "nkey authentication needs a server nonce, the server sent none";
+      case error::write_buffer_full: return "write buffer is full; the server is not reading fast enough";
     }
     return "unknown nats error";
   }

@@ -44,6 +44,12 @@ const char* to_string(connection_state s) noexcept;
 
 struct statistics {
   std::uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0, reconnects = 0;
+  /// Publishes refused with write_buffer_full (connected, server not reading).
+  std::uint64_t write_buffer_rejects = 0;
+  /// Publishes refused while disconnected (reconnect_buffer_full, or not_connected with no buffer).
+  std::uint64_t reconnect_buffer_rejects = 0;
+  /// Bytes accepted and not yet written when stats() was called (connection::buffered_bytes()).
+  std::uint64_t pending_bytes = 0;
 };
 
 class connection {
@@ -81,7 +87,10 @@ class connection {
 
   /// Publishes. Returns at once: the bytes are queued for the next write (or, while disconnected,
   /// held in the reconnect buffer). Errors: invalid_subject, max_payload_exceeded,
-  /// reconnect_buffer_full, connection_closed, connection_draining.
+  /// write_buffer_full (connected, but options::max_pending_write_bytes are queued: the server is not
+  /// reading), reconnect_buffer_full (disconnected, options::reconnect.buffer_bytes held),
+  /// connection_closed, connection_draining. A refused message is not queued; accepted ones are
+  /// written in order.
   boost::system::error_code publish(std::string_view subject, std::string_view payload,
                                     std::string_view reply = {});
   boost::system::error_code publish(std::string_view subject, const headers& hdrs, std::string_view payload,
@@ -102,7 +111,8 @@ class connection {
   }
 
   /// Request/reply over the shared inbox (`void(error_code, message)`). Errors: no_responders,
-  /// timeout, not_connected (when the reconnect buffer is disabled), connection_closed. Cancellable.
+  /// timeout, not_connected (when the reconnect buffer is disabled), write_buffer_full and
+  /// reconnect_buffer_full (the request was not sent), connection_closed. Cancellable.
   template <class Token>
   auto async_request(std::string_view subject, std::string_view payload, std::chrono::milliseconds timeout,
                      Token&& token) {

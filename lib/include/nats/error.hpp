@@ -51,6 +51,9 @@ enum class error {
   bad_seed,                  ///< an nkey seed that does not decode
   bad_credentials,           ///< a .creds file or JWT that does not parse
   nonce_required,            ///< nkey auth configured but the server sent no nonce
+
+  // added later (values above are stable)
+  write_buffer_full,         ///< connected, but the server is not reading: options::max_pending_write_bytes reached
 };
 
 /// The category all nats::error values belong to.

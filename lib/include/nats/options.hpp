@@ -59,7 +59,9 @@ struct reconnect_options {
   std::chrono::milliseconds jitter_tls{1000};  ///< random extra wait (TLS)
   int max_attempts_per_server = 60;            ///< -1: forever
   bool randomize = true;                       ///< shuffle the server pool
-  std::size_t buffer_bytes = 8 * 1024 * 1024;  ///< publishes held while disconnected; 0 = reject them
+  /// Publishes held while disconnected (bytes); 0 = reject them (not_connected). Past it, publish()
+  /// fails with reconnect_buffer_full. While connected, options::max_pending_write_bytes applies instead.
+  std::size_t buffer_bytes = 8 * 1024 * 1024;
   /// Replaces the built-in schedule: return the delay before trying ctx.server, or nullopt to give up.
   std::function<std::optional<std::chrono::milliseconds>(const reconnect_context&)> policy;
 };
@@ -76,6 +78,18 @@ struct options {
   int max_pings_out = 2;
   bool retry_on_failed_connect = false;   ///< keep trying when the very first connect fails
   reconnect_options reconnect;
+  /// Bytes accepted and not yet written while connected (queued plus the write in progress). When the
+  /// server stops reading (a stalled link, a paused server) publish() fails with write_buffer_full
+  /// instead of growing memory; what was accepted stays queued and is written, in order, once the
+  /// socket drains. 0 = unlimited. Default 64 MiB: nats-server cuts a client once 64 MiB are pending
+  /// for it (its max_pending), so a client that queues more only delays the same outcome.
+  /// Differences from reconnect.buffer_bytes (which bounds the same queue while disconnected): this one
+  /// applies only while connected; a single message larger than the bound is still accepted when nothing
+  /// else is queued (otherwise it could never be sent); and what was queued but not yet handed to the
+  /// socket when the link drops is kept even above the reconnect bound (new publishes are then refused
+  /// until it is written).
+  /// Control lines (SUB, UNSUB, PING, PONG) are never refused but count towards the total.
+  std::size_t max_pending_write_bytes = 64 * 1024 * 1024;
   std::size_t pending_msgs_limit = 512 * 1024;       ///< per subscription, default
   std::size_t pending_bytes_limit = 64 * 1024 * 1024;
   std::string inbox_prefix = "_INBOX";

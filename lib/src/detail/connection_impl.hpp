@@ -95,7 +95,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   error_code last_error_;
   std::string last_error_text_;
 
-  std::size_t buffered_bytes() const noexcept { return pending_.size() + (write_buf_ ? write_buf_->size() : 0); }
+  std::size_t buffered_bytes() const noexcept { return pending_.size() + writing_bytes_; }
 
  private:
   struct pong_waiter {
@@ -148,6 +148,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   std::string pending_;  // queued output (doubles as the reconnect buffer while disconnected)
   std::shared_ptr<std::string> write_buf_;  // bytes being written
+  std::size_t writing_bytes_ = 0;           // write_buf_->size() while a write is in flight, else 0
+  std::size_t write_limit_ = 0;             // options::max_pending_write_bytes, SIZE_MAX for unlimited
   std::string spare_;
   bool write_in_flight_ = false;
   bool write_scheduled_ = false;
