@@ -311,8 +311,13 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
 
   if (url.is_websocket()) {
     connecting_socket_ = nullptr;
+    if (url.is_tls()) {
+      if (auto cec = ensure_tls_context()) co_return fail(cec);
+    }
     auto [wec, t] = co_await async_transport_op(
-        [&](connect_handler h) { async_websocket_handshake(std::move(socket), url, opts_.tls, std::move(h)); },
+        [&](connect_handler h) {
+          async_websocket_handshake(std::move(socket), url, opts_.tls, tls_context_, std::move(h));
+        },
         asio::bind_cancellation_slot(handshake_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
     if (wec || closed_) co_return fail(wec ? wec : error_code(error::connection_closed));
     transport_ = std::move(t);
@@ -320,8 +325,11 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
     connecting_socket_ = nullptr;
     transport_ = make_tcp_transport(std::move(socket));
     if (opts_.tls.handshake_first && (url.is_tls() || opts_.tls.enabled)) {
+      if (auto cec = ensure_tls_context()) co_return fail(cec);
       auto [tec, t] = co_await async_transport_op(
-          [&](connect_handler h) { async_upgrade_tls(std::move(transport_), url, opts_.tls, std::move(h)); },
+          [&](connect_handler h) {
+            async_upgrade_tls(std::move(transport_), url, opts_.tls, tls_context_, std::move(h));
+          },
           asio::bind_cancellation_slot(handshake_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
       if (tec || closed_) co_return fail(tec ? tec : error_code(error::connection_closed));
       transport_ = std::move(t);
@@ -355,8 +363,11 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
   const bool want_tls = url.is_tls() || opts_.tls.enabled || info_.tls_required;
   if (want_tls && !transport_->is_tls()) {
     if (url.is_websocket()) co_return fail(error::tls_required);  // ws:// to a wss-only server
+    if (auto cec = ensure_tls_context()) co_return fail(cec);
     auto [tec, t] = co_await async_transport_op(
-        [&](connect_handler h) { async_upgrade_tls(std::move(transport_), url, opts_.tls, std::move(h)); },
+        [&](connect_handler h) {
+          async_upgrade_tls(std::move(transport_), url, opts_.tls, tls_context_, std::move(h));
+        },
         asio::bind_cancellation_slot(handshake_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
     if (tec || closed_) co_return fail(tec ? tec : error_code(error::connection_closed));
     transport_ = std::move(t);
@@ -406,6 +417,18 @@ asio::awaitable<error_code> connection_impl::establish_link(pool_entry& server) 
     if (rec || closed_) co_return fail(rec ? rec : error_code(error::connection_closed));
     parser_.commit(n);
   }
+}
+
+// Builds the SSL context on the first TLS attempt; later attempts (reconnects) reuse it. A failure is
+// not remembered: the next attempt tries again (the CA file may have been fixed meanwhile).
+error_code connection_impl::ensure_tls_context() {
+  if (tls_context_) return {};
+  error_code ec;
+  auto ctx = make_tls_context(opts_.tls, ec);
+  if (ec) return ec;
+  tls_context_ = std::move(ctx);
+  ++stats_.tls_contexts_built;
+  return {};
 }
 
 error_code connection_impl::fill_auth(protocol::connect_info& ci, const pool_entry& server) {

@@ -50,6 +50,9 @@ struct statistics {
   std::uint64_t reconnect_buffer_rejects = 0;
   /// Bytes accepted and not yet written when stats() was called (connection::buffered_bytes()).
   std::uint64_t pending_bytes = 0;
+  /// TLS contexts built (trust store / CA bundle and client certificate loaded). A connection builds
+  /// one on its first TLS attempt and reuses it for every reconnect; a failed build is retried.
+  std::uint64_t tls_contexts_built = 0;
 };
 
 class connection {

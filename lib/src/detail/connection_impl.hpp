@@ -123,6 +123,7 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   void schedule_write();
   void start_keepalive();
   void fail_link(error_code why);
+  error_code ensure_tls_context();
   std::uint64_t queue_ping(std::optional<void_completion> h);
   void emit(event ev);
   void emit(event_kind kind, error_code ec = {}, std::string text = {});
@@ -142,6 +143,8 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
   std::deque<pool_entry> pool_;  // deque: growing it (discovered servers) keeps references valid
   std::size_t pool_index_ = 0;
   transport_ptr transport_;
+  // Built on the first TLS attempt and shared by every later one (parsing a CA bundle is costly).
+  tls_context_ptr tls_context_;
   std::uint64_t generation_ = 0;  // bumps with every new link
   protocol::parser parser_;
   error_code link_error_;  // why we closed the current link ourselves

@@ -32,10 +32,6 @@ inline boost::system::error_code make_error_code(tls_failure f) noexcept {
   return {static_cast<int>(f), tls_failure_category()};
 }
 
-/// An SSL context for a client with the given options: trust (CA file / PEM / system store), client
-/// certificate and key, TLS 1.2 minimum. Errors are OpenSSL's (asio.ssl category) or invalid_argument.
-std::shared_ptr<boost::asio::ssl::context> make_tls_context(const tls_options& tls, boost::system::error_code& ec);
-
 /// Per-connection settings: SNI (host names only, never IP literals) and peer verification against
 /// `tls.server_name` or else the URL's host (DNS name or IP address), unless verification is disabled.
 boost::system::error_code prepare_tls_stream(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,

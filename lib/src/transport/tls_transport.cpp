@@ -126,7 +126,7 @@ const boost::system::error_category& tls_verify_category() noexcept {
   return cat;
 }
 
-std::shared_ptr<ssl::context> make_tls_context(const tls_options& tls, error_code& ec) {
+tls_context_ptr make_tls_context(const tls_options& tls, error_code& ec) {
   ec.clear();
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
@@ -211,16 +211,23 @@ error_code describe_handshake_error(error_code ec, SSL* ssl_handle) {
 }
 
 void async_upgrade_tls(transport_ptr tcp, const server_url& url, const tls_options& tls, connect_handler handler) {
+  async_upgrade_tls(std::move(tcp), url, tls, nullptr, std::move(handler));
+}
+
+void async_upgrade_tls(transport_ptr tcp, const server_url& url, const tls_options& tls, tls_context_ptr ctx,
+                       connect_handler handler) {
   asio::ip::tcp::socket* socket = tcp ? tcp_socket_of(*tcp) : nullptr;
   // Only a transport made by make_tcp_transport can be upgraded: anything else is a caller bug.
   if (!socket) throw std::invalid_argument("async_upgrade_tls: not a TCP transport");
   const auto executor = socket->get_executor();
-  error_code ec;
-  auto ctx = make_tls_context(tls, ec);
-  if (ec) {
-    tcp->close();
-    asio::post(executor, asio::append(std::move(handler), ec, transport_ptr{}));
-    return;
+  if (!ctx) {
+    error_code ec;
+    ctx = make_tls_context(tls, ec);
+    if (ec) {
+      tcp->close();
+      asio::post(executor, asio::append(std::move(handler), ec, transport_ptr{}));
+      return;
+    }
   }
   auto t = std::make_unique<tls_transport>(std::move(ctx), std::move(*socket));
   tcp.reset();

@@ -119,6 +119,11 @@ void start_ws_handshake(std::unique_ptr<Transport> t, const server_url& url, con
 
 void async_websocket_handshake(asio::ip::tcp::socket socket, const server_url& url, const tls_options& tls,
                                connect_handler handler) {
+  async_websocket_handshake(std::move(socket), url, tls, nullptr, std::move(handler));
+}
+
+void async_websocket_handshake(asio::ip::tcp::socket socket, const server_url& url, const tls_options& tls,
+                               tls_context_ptr ctx, connect_handler handler) {
   const auto executor = socket.get_executor();
   const auto bind = handler_binding::of(handler);
   if (!url.is_tls()) {
@@ -126,13 +131,15 @@ void async_websocket_handshake(asio::ip::tcp::socket socket, const server_url& u
     return;
   }
 
-  error_code ec;
-  auto ctx = make_tls_context(tls, ec);
-  if (ec) {
-    error_code ignored;
-    socket.close(ignored);
-    asio::post(executor, asio::append(std::move(handler), ec, transport_ptr{}));
-    return;
+  if (!ctx) {
+    error_code ec;
+    ctx = make_tls_context(tls, ec);
+    if (ec) {
+      error_code ignored;
+      socket.close(ignored);
+      asio::post(executor, asio::append(std::move(handler), ec, transport_ptr{}));
+      return;
+    }
   }
   auto& ctx_ref = *ctx;  // the context lives in the transport's state, which the stream is built in
   auto t = std::make_unique<secure_ws>(std::move(ctx), std::move(socket), ctx_ref);

@@ -239,3 +239,67 @@ BOOST_AUTO_TEST_CASE(handshake_first_against_a_2_9_server_fails_promptly) {
     BOOST_TEST((std::chrono::steady_clock::now() - start < 6s));
   });
 }
+
+// The SSL context (CA bundle parsed, client certificate loaded) is built once per connection and
+// reused by every reconnect; stats().tls_contexts_built counts the builds.
+BOOST_AUTO_TEST_CASE(reconnects_over_tls_reuse_the_ssl_context) {
+  temp_certs tc;
+  nats_server server(tls_server(tc.certs, /*verify=*/true));
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    event_log log;
+    auto o = tls_client(server);
+    o.tls.ca_file = tc.certs.ca_file;
+    o.tls.cert_file = tc.certs.client_cert_file;
+    o.tls.key_file = tc.certs.client_key_file;
+    o.reconnect.wait = 100ms;
+    o.reconnect.jitter_tls = 0ms;
+    o.reconnect.max_attempts_per_server = -1;
+    o.on_event = log.handler();
+    connection c(ioc.get_executor(), o);
+    co_await connect_or_throw(c);
+    BOOST_TEST(c.stats().tls_contexts_built == 1u);
+    for (std::size_t round = 1; round <= 2; ++round) {
+      server.stop();
+      BOOST_REQUIRE(co_await wait_until([&] { return log.count(event_kind::disconnected) == round; }, 10s));
+      server.start();
+      BOOST_REQUIRE(co_await wait_until([&] { return log.count(event_kind::reconnected) == round; }, 15s));
+    }
+    co_await round_trip(c, "tls.reuse");
+    BOOST_TEST(c.stats().reconnects == 2u);
+    BOOST_TEST(c.stats().tls_contexts_built == 1u);
+  });
+}
+
+// A context that cannot be built is reported on every attempt and not remembered: once the CA file
+// appears, the next attempt builds the context and connects.
+BOOST_AUTO_TEST_CASE(a_failed_ssl_context_is_retried_on_the_next_attempt) {
+  temp_certs tc;
+  nats_server server(tls_server(tc.certs));
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    event_log log;
+    auto o = tls_client(server);
+    const std::string late_ca = tc.dir + "/late-ca.pem";
+    o.tls.ca_file = late_ca;
+    o.retry_on_failed_connect = true;
+    o.reconnect.wait = 50ms;
+    o.reconnect.jitter_tls = 0ms;
+    o.reconnect.max_attempts_per_server = -1;
+    o.on_event = log.handler();
+    connection c(ioc.get_executor(), o);
+    bool connected = false;
+    error_code result;
+    c.async_connect([&](error_code ec) {
+      connected = true;
+      result = ec;
+    });
+    BOOST_REQUIRE(co_await wait_until([&] { return log.count(event_kind::connect_failed) >= 2; }, 10s));
+    BOOST_TEST(!connected);
+    BOOST_TEST(c.stats().tls_contexts_built == 0u);
+    BOOST_TEST_MESSAGE("missing CA file, each attempt: " << log.last(event_kind::connect_failed)->ec.message());
+    write_file(late_ca, tc.certs.ca_pem);
+    BOOST_REQUIRE(co_await wait_until([&] { return connected; }, 10s));
+    BOOST_TEST(!result);
+    BOOST_TEST(c.stats().tls_contexts_built == 1u);
+    co_await round_trip(c, "tls.late");
+  });
+}

@@ -180,3 +180,34 @@ BOOST_AUTO_TEST_CASE(ws_reconnects_after_a_server_restart) {
     BOOST_TEST(m.payload == "after restart");
   });
 }
+
+BOOST_AUTO_TEST_CASE(wss_reconnect_reuses_the_ssl_context) {
+  temp_certs tc;
+  auto w = secure_ws(tc.certs);
+  nats_server server(w.so);
+  BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
+  run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    event_log log;
+    auto o = ws_client(ws_url("wss", "localhost", w.ws_port));
+    o.tls.ca_file = tc.certs.ca_file;
+    o.on_event = log.handler();
+    o.reconnect.wait = 100ms;
+    o.reconnect.jitter_tls = 0ms;
+    connection c(ioc.get_executor(), o);
+    co_await connect_or_throw(c);
+    error_code ec;
+    auto sub = c.subscribe("wss.again", ec);
+    BOOST_REQUIRE(!ec);
+    co_await c.async_flush(asio::use_awaitable);
+
+    server.stop();
+    BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::disconnected) == 1; }, 10s));
+    server.start();
+    BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
+    BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::reconnected) == 1; }, 15s));
+    BOOST_REQUIRE(!c.publish("wss.again", "after restart"));
+    auto m = co_await sub.async_next(asio::use_awaitable);
+    BOOST_TEST(m.payload == "after restart");
+    BOOST_TEST(c.stats().tls_contexts_built == 1u);
+  });
+}
