@@ -67,7 +67,8 @@ protocol::parser_limits client_parser_limits() {
 
 connection_impl::connection_impl(asio::any_io_executor ex, options opts)
     : executor_(std::move(ex)), opts_(std::move(opts)), parser_(client_parser_limits()), rng_(std::random_device{}()) {
-  write_limit_ = opts_.max_pending_write_bytes ? opts_.max_pending_write_bytes : std::numeric_limits<std::size_t>::max();
+  write_limit_ =
+      opts_.max_pending_write_bytes ? opts_.max_pending_write_bytes : std::numeric_limits<std::size_t>::max();
   for (const auto& s : opts_.servers) {
     error_code ec;
     auto url = server_url::parse(s, ec);

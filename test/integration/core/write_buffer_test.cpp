@@ -97,12 +97,12 @@ BOOST_AUTO_TEST_CASE(paused_server_fills_the_bound_then_everything_accepted_arri
         for (int i = 0; i < 10000 && (rejected.empty() || rejected.back() != seq - 1); ++i) publish_one();
         BOOST_REQUIRE(rejected.back() == seq - 1);
         // The request is as large as the refused publishes (a smaller one could still fit).
-        auto [rec, reply] = co_await publisher.async_request("wb.svc", std::string(1000, 'q'), 5s,
-                                                             asio::as_tuple(asio::use_awaitable));
+        auto [rec, reply] =
+            co_await publisher.async_request("wb.svc", std::string(1000, 'q'), 5s, asio::as_tuple(asio::use_awaitable));
         BOOST_TEST(rec == error::write_buffer_full);
         BOOST_TEST(publisher.stats().write_buffer_rejects == rejected.size() + 1);
-        BOOST_TEST_MESSAGE("accepted " << accepted.size() << ", refused " << rejected.size()
-                                       << ", most pending bytes " << max_pending);
+        BOOST_TEST_MESSAGE("accepted " << accepted.size() << ", refused " << rejected.size() << ", most pending bytes "
+                                       << max_pending);
 
         server.resume();
         auto [fec] = co_await publisher.async_flush(asio::as_tuple(asio::use_awaitable));
