@@ -1,9 +1,12 @@
 // The write buffer bound (options::max_pending_write_bytes) against a real nats-server that stops
 // reading: the server is paused with SIGSTOP, so the client's socket fills and everything published
-// afterwards stays queued in the client. Past the bound publish() must fail with write_buffer_full
-// instead of growing memory, and once the server runs again everything accepted must arrive, in order.
+// afterwards stays queued in the client. Past the bound publish() (and requests, JetStream publishes)
+// must fail with write_buffer_full instead of growing memory, and once the server runs again
+// everything accepted must arrive, in order.
 #define BOOST_TEST_MODULE write_buffer_integration
 #include "test_util.hpp"
+
+#include <nats/js/jetstream.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 
@@ -101,6 +104,20 @@ BOOST_AUTO_TEST_CASE(paused_server_fills_the_bound_then_everything_accepted_arri
             co_await publisher.async_request("wb.svc", std::string(1000, 'q'), 5s, asio::as_tuple(asio::use_awaitable));
         BOOST_TEST(rec == error::write_buffer_full);
         BOOST_TEST(publisher.stats().write_buffer_rejects == rejected.size() + 1);
+        // JetStream publishes go through the same path and fail the same way (no stream is needed:
+        // nothing leaves the client). The synchronous one completes with the error...
+        js::context js(publisher);
+        const std::string js_payload(1000, 'j');
+        auto [jec, ack] = co_await js.async_publish("wb.js", js_payload, asio::as_tuple(asio::use_awaitable));
+        BOOST_TEST(jec == error::write_buffer_full);
+        // ... the windowed one reports it as the publish's ack result.
+        std::vector<js::publish_result> acks;
+        js::async_publisher jpub(js, {.on_ack = [&](const js::publish_result& r) { acks.push_back(r); }});
+        auto [apec] = co_await jpub.async_publish("wb.js", js_payload, asio::as_tuple(asio::use_awaitable));
+        BOOST_TEST_MESSAGE("async_publisher.async_publish into the full buffer: " << apec.message());
+        BOOST_REQUIRE(co_await wait_until([&] { return !acks.empty(); }, 5s));
+        BOOST_TEST(acks.front().ec == error::write_buffer_full);
+        BOOST_TEST(publisher.stats().write_buffer_rejects == rejected.size() + 3);
         BOOST_TEST_MESSAGE("accepted " << accepted.size() << ", refused " << rejected.size() << ", most pending bytes "
                                        << max_pending);
 
