@@ -18,7 +18,7 @@ using boost::system::error_code;
 namespace {
 
 // Indexed by enum value; values are stable (see the error headers).
-constexpr std::array<std::string_view, 34> nats_names = {
+constexpr std::array<std::string_view, 35> nats_names = {
     "",
     "PROTOCOL_ERROR", "CONTROL_LINE_TOO_LONG", "MAX_PAYLOAD_EXCEEDED", "INVALID_SUBJECT",
     "INVALID_QUEUE_GROUP", "INVALID_HEADER", "INVALID_JSON", "INVALID_URL",
@@ -27,7 +27,7 @@ constexpr std::array<std::string_view, 34> nats_names = {
     "SLOW_CONSUMER", "SUBSCRIPTION_CLOSED", "NO_RESPONDERS", "TIMEOUT",
     "AUTHORIZATION_VIOLATION", "AUTHENTICATION_EXPIRED", "AUTHENTICATION_REVOKED", "PERMISSIONS_VIOLATION",
     "SERVER_MAX_PAYLOAD", "SERVER_MAX_CONNECTIONS", "TLS_REQUIRED", "SERVER_ERROR",
-    "TLS_ERROR", "BAD_SEED", "BAD_CREDENTIALS", "NONCE_REQUIRED",
+    "TLS_ERROR", "BAD_SEED", "BAD_CREDENTIALS", "NONCE_REQUIRED", "WRITE_BUFFER_FULL",
 };
 constexpr std::array<std::string_view, 20> cluster_names = {
     "",
