@@ -228,7 +228,7 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
   bool user_cancelled = false;
   bool stopped = false;
   bool waiting = false;
-  std::uint64_t gen = 0;  // identifies the current wait, so a stale timer completion cannot cancel a newer one
+  bool watchdog_armed = false;
   std::uint64_t requests = 0, missed = 0, delivered = 0;
 
   consume_state(context& j, std::string s, std::string c, consume_options o)
@@ -297,20 +297,31 @@ struct consume_state : std::enable_shared_from_this<consume_state> {
     // A cancellation that came while a completion was already queued found nothing to cancel.
     if (user_cancelled) return deliver(asio::error::operation_aborted, {});
     waiting = true;
-    timer.expires_at(last_activity + 2 * hb);
-    timer.async_wait([w = weak_from_this(), g = ++gen](error_code ec) {
-      if (auto self = w.lock(); self && !ec && self->waiting && self->gen == g)
-        self->wait_cancel.emit(asio::cancellation_type::all);
-    });
+    arm_watchdog();
     sub.async_next(asio::bind_cancellation_slot(wait_cancel.slot(), [self = shared_from_this()](error_code ec, message m) {
       self->on_message(ec, std::move(m));
     }));
   }
 
+  // The watchdog: no heartbeat and no message for two heartbeat intervals cancels the wait. It is not
+  // re-armed per message: when it fires after activity, it just waits until two intervals after the
+  // latest activity (one timer operation per interval, not one per message).
+  void arm_watchdog() {
+    if (watchdog_armed) return;
+    watchdog_armed = true;
+    timer.expires_at(last_activity + 2 * hb);
+    timer.async_wait([w = weak_from_this()](error_code ec) {
+      auto self = w.lock();
+      if (!self) return;
+      self->watchdog_armed = false;
+      if (ec || self->stopped || !self->waiting) return;
+      if (clock::now() < self->last_activity + 2 * self->hb) return self->arm_watchdog();
+      self->wait_cancel.emit(asio::cancellation_type::all);
+    });
+  }
+
   void on_message(error_code ec, message m) {
     waiting = false;
-    ++gen;
-    timer.cancel();
     if (ec == asio::error::operation_aborted && !user_cancelled && !stopped) {
       // Watchdog: no heartbeat, no message for two heartbeat intervals. Our requests are gone (reconnect,
       // restart, leader change): forget them and ask again.
