@@ -1,6 +1,7 @@
 #include "node_impl.hpp"
 
 #include <nats/js/ack.hpp>
+#include <nats/js/json.hpp>
 #include <nats/js/metadata.hpp>
 #include <nats/kv/entry.hpp>
 
@@ -55,7 +56,8 @@ bool version_at_least(const std::string& v, int major, int minor) {
 // Errors after which resending may help (the message may or may not be stored: same Msg-Id).
 bool transient(const error_code& ec) {
   return ec == nats::error::timeout || ec == nats::error::no_responders || ec == nats::error::not_connected ||
-         ec == nats::error::reconnect_buffer_full || ec == js::error::no_stream_response ||
+         ec == nats::error::reconnect_buffer_full || ec == nats::error::write_buffer_full ||
+         ec == js::error::no_stream_response ||
          ec == nats::error::connection_closed || ec == asio::error::operation_aborted ||
          ec == js::error::leadership_change;
 }
@@ -453,6 +455,8 @@ void node_impl::shutdown() {
   ready_ = false;
   if (start_timer_) start_timer_->cancel();
   if (pump_timer_) pump_timer_->cancel();
+  if (ack_timer_) ack_timer_->cancel();
+  ack_sub_.unsubscribe();
   if (heartbeat_timer_) heartbeat_timer_->cancel();
   if (outbox_status_timer_) outbox_status_timer_->cancel();
   for (auto& [id, s] : subs_) {
@@ -648,7 +652,7 @@ void node_impl::pump() {
   for (auto seq : retrying_) {
     if (inflight_.size() >= cfg_.max_in_flight_publishes) return;
     auto it = outbox_.find(seq);
-    if (it != outbox_.end() && it->second.inflight_send == 0) send(it->second);
+    if (it != outbox_.end() && it->second.inflight_send == 0 && !send(it->second)) return;
   }
   if (!retrying_.empty()) return;
   auto now = now_ms();
@@ -677,23 +681,97 @@ void node_impl::pump() {
     }
     if (inflight_.size() >= cfg_.max_in_flight_publishes) break;
     next_unsent_ = seq + 1;
-    send(e);
+    if (!send(e)) break;  // it waits in retrying_; nothing newer goes before it
   }
 }
 
-void node_impl::send(outbox_entry& e) {
+bool node_impl::ensure_ack_inbox() {
+  if (ack_sub_.valid()) return true;
+  error_code ec;
+  auto inbox = nc_->new_inbox();
+  ack_sub_ = nc_->subscribe(
+      inbox + ".*",
+      [w = weak_from_this()](nats::message&& m) {
+        if (auto self = w.lock()) self->on_ack_reply(std::move(m));
+      },
+      ec);
+  if (ec) return false;
+  ack_prefix_ = std::move(inbox);
+  ack_prefix_ += '.';
+  return true;
+}
+
+bool node_impl::send(outbox_entry& e) {
   auto id = next_send_id_++;
   e.inflight_send = id;
   ++e.attempts;
-  inflight_.emplace(id, e.rec.seq);
-  js::publish_options po;
-  po.msg_id = e.rec.msg_id;
-  po.timeout = cfg_.publish_ack_timeout;
-  po.retry_attempts = 0;  // we retry ourselves, in order
-  js_->async_publish(e.rec.subject, e.hdrs, e.rec.payload, po,
-                     [self = shared_from_this(), seq = e.rec.seq, id](error_code ec, js::pub_ack ack) {
-                       self->on_publish_result(seq, id, ec, ack.duplicate);
-                     });
+  if (!e.msg_id_in_hdrs) {
+    e.hdrs.set("Nats-Msg-Id", e.rec.msg_id);  // the same id on every resend: the stream stores it once
+    e.msg_id_in_hdrs = true;
+  }
+  inflight_.emplace(id, inflight_send{e.rec.seq, std::chrono::steady_clock::now() + cfg_.publish_ack_timeout});
+  error_code ec;
+  if (ensure_ack_inbox()) {
+    ack_reply_.assign(ack_prefix_);
+    char buf[16];  // a 64-bit number has at most 13 base-36 digits
+    auto r = std::to_chars(buf, buf + sizeof buf, e.rec.seq, 36);
+    ack_reply_.append(buf, r.ptr);
+    ack_reply_ += '-';
+    r = std::to_chars(buf, buf + sizeof buf, id, 36);
+    ack_reply_.append(buf, r.ptr);
+    ec = nats::detail::publish_unchecked(*nc_, e.rec.subject, &e.hdrs, e.rec.payload, ack_reply_, false);
+  } else {
+    ec = make_error_code(nats::error::not_connected);
+  }
+  if (ec) {
+    // Not written (link gone, buffer full): it goes again, first, once pumping resumes.
+    resend_later(e, e.rec.seq);
+    schedule_pump(250ms);
+    return false;
+  }
+  if (ack_timer_at_ == std::chrono::steady_clock::time_point::max()) arm_ack_timer();
+  return true;
+}
+
+void node_impl::on_ack_reply(nats::message&& m) {
+  if (m.subject.size() <= ack_prefix_.size()) return;
+  const char* p = m.subject.data() + ack_prefix_.size();
+  const char* end = m.subject.data() + m.subject.size();
+  std::uint64_t seq = 0, id = 0;
+  auto r = std::from_chars(p, end, seq, 36);
+  if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return;
+  r = std::from_chars(r.ptr + 1, end, id, 36);
+  if (r.ec != std::errc{} || r.ptr != end) return;
+  if (m.status() == 503 && m.payload.empty())  // no stream listens (yet): a leader may be being elected
+    return on_publish_result(seq, id, make_error_code(js::error::no_stream_response), false);
+  js::pub_ack ack;
+  js::api_error api;
+  auto ec = js::json::decode(m.payload, ack, api);
+  on_publish_result(seq, id, ec, !ec && ack.duplicate);
+}
+
+void node_impl::arm_ack_timer() {
+  if (inflight_.empty() || phase_ == phase::stopped) return;
+  if (!ack_timer_) ack_timer_ = std::make_unique<asio::steady_timer>(ex_);
+  ack_timer_at_ = inflight_.begin()->second.deadline;
+  ack_timer_->expires_at(ack_timer_at_);
+  ack_timer_->async_wait([w = weak_from_this()](error_code ec) {
+    auto self = w.lock();
+    if (!self) return;
+    self->ack_timer_at_ = std::chrono::steady_clock::time_point::max();
+    if (!ec) self->on_ack_timer();
+  });
+}
+
+void node_impl::on_ack_timer() {
+  // Oldest first: every send due by now timed out (at most a lost ack; resent with the same Msg-Id).
+  const auto now = std::chrono::steady_clock::now();
+  while (!inflight_.empty() && inflight_.begin()->second.deadline <= now) {
+    auto [id, f] = *inflight_.begin();
+    on_publish_result(f.seq, id, make_error_code(nats::error::timeout), false);
+    if (!inflight_.empty() && inflight_.begin()->first == id) inflight_.erase(inflight_.begin());  // entry gone
+  }
+  if (ack_timer_at_ == std::chrono::steady_clock::time_point::max()) arm_ack_timer();
 }
 
 void node_impl::resend_later(outbox_entry& e, std::uint64_t seq) {
@@ -714,7 +792,7 @@ void node_impl::on_publish_result(std::uint64_t seq, std::uint64_t send_id, cons
     if (e.inflight_send != 0) inflight_.erase(e.inflight_send);
     e.inflight_send = 0;
     while (!inflight_.empty() && inflight_.begin()->first < send_id) {
-      auto lseq = inflight_.begin()->second;
+      auto lseq = inflight_.begin()->second.seq;
       inflight_.erase(inflight_.begin());
       if (auto lit = outbox_.find(lseq); lit != outbox_.end()) {
         lit->second.inflight_send = 0;

@@ -45,6 +45,7 @@ struct outbox_entry {
   std::size_t bytes = 0;
   std::uint64_t inflight_send = 0;  ///< id of the send awaiting its ack on this link; 0: waiting
   std::uint32_t attempts = 0;       ///< sends so far
+  bool msg_id_in_hdrs = false;      ///< hdrs carries Nats-Msg-Id (added at the first send)
   // std::optional: Boost 1.81's any_completion_handler move-assignment recurses; only move-construct it.
   std::optional<void_handler> handler;  ///< caller still waiting (empty once completed)
 };
@@ -157,14 +158,30 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   // outbox / publishing
   boost::system::error_code enqueue(outbox_record rec, std::size_t header_bytes = 0);
   void pump();
-  void send(outbox_entry& e);
+  bool send(outbox_entry& e);  ///< false: not written (queued for resend)
   void on_publish_result(std::uint64_t seq, std::uint64_t send_id, const boost::system::error_code& ec, bool duplicate);
   void resend_later(outbox_entry& e, std::uint64_t seq);
   void complete_entry(outbox_entry& e, const boost::system::error_code& ec);
   void erase_entry(std::uint64_t seq);
   void schedule_pump(std::chrono::milliseconds delay);
   void note_outbox_change();
-  std::map<std::uint64_t, std::uint64_t> inflight_;  ///< send id -> outbox seq, awaiting acks on this link
+  // Durable sends await their PubAck on one inbox subscription of the node (reply `<ack_prefix_><seq>-<id>`,
+  // base 36): no request object, timer or handler per message. Sends of one link share one timeout,
+  // so the oldest in flight is always the first due and one timer serves them all.
+  struct inflight_send {
+    std::uint64_t seq = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  bool ensure_ack_inbox();
+  void on_ack_reply(nats::message&& m);
+  void arm_ack_timer();
+  void on_ack_timer();
+  std::map<std::uint64_t, inflight_send> inflight_;  ///< send id -> outbox seq + deadline, on this link
+  nats::subscription ack_sub_;
+  std::string ack_prefix_;  ///< "<inbox>." once subscribed
+  std::string ack_reply_;   ///< scratch: the reply subject being written
+  std::unique_ptr<boost::asio::steady_timer> ack_timer_;
+  std::chrono::steady_clock::time_point ack_timer_at_ = std::chrono::steady_clock::time_point::max();
   std::uint64_t next_send_id_ = 1;
   std::uint64_t next_unsent_ = 0;  ///< outbox seq where pump() continues (older ones are in flight)
   std::set<std::uint64_t> retrying_;  ///< outbox seqs being resent: new messages wait until they are stored
