@@ -6,6 +6,8 @@
 //   node bench/e2e.js [count=20000] [modes=durable,ephemeral]
 //   BENCH_RATE=<msg/s>     paced sending instead of one burst (latency of the path, not of a queue)
 //   BENCH_RECORDER=naive   the first recorder (slower: a third of B's JS time was the recorder itself)
+//   BENCH_RECORDER=node    B ends in a minimal custom node (bench/sink) instead of a function node: what our
+//                          nodes and Node-RED's routing cost without the function node's per-message vm run
 //   BENCH_PROFILE=<dir>    V8 CPU profiles of both Node-RED processes + the timed windows (windows.jsonl)
 //   BENCH_THREADS=1        CPU per thread name
 const path = require('path');
@@ -41,8 +43,10 @@ function flowB(address, n, mode) {
     { id: 'tb', type: 'tab', label: 'B' },
     { id: 'cb', type: 'ClusterConfigNode', instanceId: 'bench-b', zkRootPath: '/bench', natsAddress: address, role: 'Member' },
     { id: `s-${mode}`, type: 'ClusterSubscribeNode', z: 'tb', clusterConfig: 'cb', subjectPattern: `bench-a.bench.${mode}`, start: 'new', ackMode: 'auto', wires: [['rec']] },
-    { id: 'rec', type: 'function', z: 'tb', outputs: 0, libs: [{ var: 'fs', module: 'fs' }, { var: 'path', module: 'path' }],
-      func: process.env.BENCH_RECORDER === 'naive' ? naiveRecorder(n) : recorder(n), wires: [] },
+    process.env.BENCH_RECORDER === 'node'
+      ? { id: 'rec', type: 'bench-sink', z: 'tb', count: n, wires: [] }
+      : { id: 'rec', type: 'function', z: 'tb', outputs: 0, libs: [{ var: 'fs', module: 'fs' }, { var: 'path', module: 'path' }],
+        func: process.env.BENCH_RECORDER === 'naive' ? naiveRecorder(n) : recorder(n), wires: [] },
   ];
 }
 
@@ -113,8 +117,13 @@ function cpuDelta(a, b) {
   const server = await startServer();
   // BENCH_PROFILE=<dir>: V8 CPU profiles of both Node-RED processes.
   const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  if (process.env.BENCH_PROFILE) fs.mkdirSync(process.env.BENCH_PROFILE, { recursive: true });
   const A = await startNodeRed({ packageDir: PKG, nodeArgs });
-  const B = await startNodeRed({ packageDir: PKG, nodeArgs });
+  // B's user dir also holds the benchmark's sink node (BENCH_RECORDER=node).
+  const userDirB = fs.mkdtempSync(path.join(require('os').tmpdir(), 'nrc-bench-'));
+  fs.mkdirSync(path.join(userDirB, 'node_modules'), { recursive: true });
+  fs.symlinkSync(path.join(__dirname, 'sink'), path.join(userDirB, 'node_modules', 'nrc-bench-sink'), 'dir');
+  const B = await startNodeRed({ packageDir: PKG, nodeArgs, userDir: userDirB });
   const rows = [];
   const cpuRows = [];
   try {
