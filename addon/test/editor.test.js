@@ -1,20 +1,20 @@
 'use strict';
 // The editor in headless Chromium: add a subscribe node, get subject suggestions from discovery (another
 // instance publishes), press Test Connection in the config node and read the result. Screenshots go to
-// test/screenshots/ (used by the README).
+// test/screenshots/ (used by the README) with NRC_UPDATE_SCREENSHOTS=1, else to a temp dir.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
 const { startServer } = require('./support/nats-server');
 const { startNodeRed } = require('./support/nodered');
-const { until } = require('./support/util');
+const { until, screenshotDir } = require('./support/util');
 
 const PKG = path.join(__dirname, '..');
 const CHROMIUM = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
 let chromium = null;
 try { chromium = require('playwright-core').chromium; } catch (_) { /* optional */ }
-const SHOTS = path.join(__dirname, 'screenshots');
+const SHOTS = screenshotDir();
 
 test('editor: autocomplete from discovery and Test Connection', { skip: (!CHROMIUM || !chromium) && 'chromium or playwright-core missing', timeout: 180000 }, async () => {
   const server = await startServer();
@@ -57,7 +57,6 @@ test('editor: autocomplete from discovery and Test Connection', { skip: (!CHROMI
     const texts = await page.locator('.red-ui-autoComplete-container').innerText();
     assert.match(texts, /plant-a\.sensors\.temperature/);
     assert.match(texts, /\*\.sensors\.pressure/);
-    fs.mkdirSync(SHOTS, { recursive: true });
     await page.evaluate(() => $('.red-ui-notification').remove());
     await page.screenshot({ path: path.join(SHOTS, 'autocomplete.png') });
     await page.keyboard.press('Escape');

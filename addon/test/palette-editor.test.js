@@ -3,7 +3,7 @@
 // tarball (Node-RED with no compiler on PATH). The original's three node types appear in the palette and
 // the module in the Nodes tab; a flow using them is deployed from the editor and a message goes through a real nats-server;
 // while they are in use the module is marked "in use" without Remove, and after the flow is cleared the
-// module is removed from the Nodes tab and the palette. Screenshot: test/screenshots/palette-manager.png.
+// module is removed from the Nodes tab and the palette. Screenshot: test/screenshots/palette-manager.png (NRC_UPDATE_SCREENSHOTS=1).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
@@ -11,7 +11,7 @@ const os = require('os');
 const path = require('path');
 const { startServer } = require('./support/nats-server');
 const { startNodeRed, recorder } = require('./support/nodered');
-const { until } = require('./support/util');
+const { until, screenshotDir } = require('./support/util');
 const { PKG, MODULE, TYPES, SETS, pack, noCompilerBin, paletteEnv, paletteUserDir } = require('./support/palette');
 
 const CHROMIUM = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
@@ -19,7 +19,7 @@ let chromium = null;
 try { chromium = require('playwright-core').chromium; } catch (_) { /* optional */ }
 const prebuilt = fs.existsSync(path.join(PKG, 'prebuilds', `${process.platform}-${process.arch}`));
 const skip = (!prebuilt && 'no prebuilt binary: run scripts/build.sh first') || ((!CHROMIUM || !chromium) && 'chromium or playwright-core missing');
-const SHOTS = path.join(__dirname, 'screenshots');
+const SHOTS = screenshotDir();
 
 test('editor palette manager: upload, use, remove', { skip, timeout: 300000 }, async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nrc-palette-ui-'));
@@ -64,7 +64,6 @@ test('editor palette manager: upload, use, remove', { skip, timeout: 300000 }, a
     assert.match(await entry.innerText(), new RegExp(`${SETS().length} nodes`));
     const remove = entry.getByText('remove', { exact: true });
     assert.ok(await remove.isVisible(), 'Remove is offered');
-    fs.mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, 'palette-manager.png') });
 
     // A flow with the new nodes, deployed from the editor; a message goes through nats-server.

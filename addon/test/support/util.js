@@ -37,4 +37,14 @@ function waitStatus(node, predicate, timeoutMs = 10000) {
   return until(() => { const s = statusOf(node); return s && predicate(s) ? s : null; }, timeoutMs, `status of ${node.type}`);
 }
 
-module.exports = { collect, until, callsOf, statusOf, waitStatus };
+/// Where the editor tests put their screenshots: test/screenshots/ (tracked, shown in the README) only
+/// when NRC_UPDATE_SCREENSHOTS=1, else a temp dir, so an ordinary test run leaves the tree unchanged.
+function screenshotDir() {
+  const dir = process.env.NRC_UPDATE_SCREENSHOTS
+    ? require('path').join(__dirname, '..', 'screenshots')
+    : require('path').join(require('os').tmpdir(), 'nrc-screenshots');
+  require('fs').mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+module.exports = { screenshotDir, collect, until, callsOf, statusOf, waitStatus };
