@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE security_ws
 #include "security_util.hpp"
 
+#include <functional>
+
 using namespace nats;
 using namespace nats::test;
 
@@ -153,31 +155,42 @@ BOOST_AUTO_TEST_CASE(ws_to_a_port_that_is_not_websocket_fails) {
   });
 }
 
+// Connects with `o`, subscribes, restarts the server and checks that the link comes back with the
+// subscription (one disconnect, one reconnect, a message published after it arrives).
+using stats_check = std::function<void(const statistics&)>;
+
+asio::awaitable<void> reconnect_after_restart(asio::io_context& ioc, nats_server& server, int ws_port, options o,
+                                              const std::string& subject, stats_check check) {
+  event_log log;
+  o.on_event = log.handler();
+  o.reconnect.wait = 100ms;
+  o.reconnect.jitter = 0ms;
+  o.reconnect.jitter_tls = 0ms;
+  connection c(ioc.get_executor(), o);
+  co_await connect_or_throw(c);
+  error_code ec;
+  auto sub = c.subscribe(subject, ec);
+  BOOST_REQUIRE(!ec);
+  co_await c.async_flush(asio::use_awaitable);
+
+  server.stop();
+  BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::disconnected) == 1; }, 10s));
+  server.start();
+  BOOST_REQUIRE(wait_for_port(ws_port, 5s));
+  BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::reconnected) == 1; }, 15s));
+  BOOST_REQUIRE(!c.publish(subject, "after restart"));
+  auto m = co_await sub.async_next(asio::use_awaitable);
+  BOOST_TEST(m.payload == "after restart");
+  if (check) check(c.stats());
+}
+
 BOOST_AUTO_TEST_CASE(ws_reconnects_after_a_server_restart) {
   auto w = plain_ws();
   nats_server server(w.so);
   BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
   run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
-    event_log log;
-    auto o = ws_client(ws_url("ws", "127.0.0.1", w.ws_port));
-    o.on_event = log.handler();
-    o.reconnect.wait = 100ms;
-    o.reconnect.jitter = 0ms;
-    connection c(ioc.get_executor(), o);
-    co_await connect_or_throw(c);
-    error_code ec;
-    auto sub = c.subscribe("ws.again", ec);
-    BOOST_REQUIRE(!ec);
-    co_await c.async_flush(asio::use_awaitable);
-
-    server.stop();
-    BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::disconnected) == 1; }, 10s));
-    server.start();
-    BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
-    BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::reconnected) == 1; }, 15s));
-    BOOST_REQUIRE(!c.publish("ws.again", "after restart"));
-    auto m = co_await sub.async_next(asio::use_awaitable);
-    BOOST_TEST(m.payload == "after restart");
+    co_await reconnect_after_restart(ioc, server, w.ws_port, ws_client(ws_url("ws", "127.0.0.1", w.ws_port)),
+                                     "ws.again", nullptr);
   });
 }
 
@@ -187,27 +200,9 @@ BOOST_AUTO_TEST_CASE(wss_reconnect_reuses_the_ssl_context) {
   nats_server server(w.so);
   BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
   run_test([&](asio::io_context& ioc) -> asio::awaitable<void> {
-    event_log log;
     auto o = ws_client(ws_url("wss", "localhost", w.ws_port));
     o.tls.ca_file = tc.certs.ca_file;
-    o.on_event = log.handler();
-    o.reconnect.wait = 100ms;
-    o.reconnect.jitter_tls = 0ms;
-    connection c(ioc.get_executor(), o);
-    co_await connect_or_throw(c);
-    error_code ec;
-    auto sub = c.subscribe("wss.again", ec);
-    BOOST_REQUIRE(!ec);
-    co_await c.async_flush(asio::use_awaitable);
-
-    server.stop();
-    BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::disconnected) == 1; }, 10s));
-    server.start();
-    BOOST_REQUIRE(wait_for_port(w.ws_port, 5s));
-    BOOST_TEST(co_await wait_until([&] { return log.count(event_kind::reconnected) == 1; }, 15s));
-    BOOST_REQUIRE(!c.publish("wss.again", "after restart"));
-    auto m = co_await sub.async_next(asio::use_awaitable);
-    BOOST_TEST(m.payload == "after restart");
-    BOOST_TEST(c.stats().tls_contexts_built == 1u);
+    co_await reconnect_after_restart(ioc, server, w.ws_port, std::move(o), "wss.again",
+                                     [](const statistics& st) { BOOST_TEST(st.tls_contexts_built == 1u); });
   });
 }
