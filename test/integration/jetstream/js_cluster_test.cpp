@@ -8,9 +8,8 @@
 //    redeliveries are counted; the status messages the server sent the consume loop are reported.
 #define BOOST_TEST_MODULE jetstream_cluster
 #include "js_cluster_util.hpp"
+#include "js_consume_util.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -46,48 +45,7 @@ int kill_leader(js_cluster& cl, const std::string& leader_name) {
   return i;
 }
 
-/// Statuses (code + description) that the server sent to any inbox, seen by a second connection:
-/// what the consume loop had to handle.
-struct status_spy {
-  std::map<std::string, int> seen;
-  subscription sub;
-  void start(connection& c) {
-    error_code ec;
-    sub = c.subscribe(
-        "_INBOX.>",
-        [this](message m) {
-          if (const int st = m.status(); st != 0 && st != 100)
-            ++seen[std::to_string(st) + " " + std::string(m.headers.description())];
-        },
-        ec);
-    BOOST_REQUIRE_MESSAGE(!ec, "spy subscribe: " << ec.message());
-  }
-  int count(std::string_view what) const {
-    int n = 0;
-    for (auto& [k, v] : seen)
-      if (k.find(what) != std::string::npos) n += v;
-    return n;
-  }
-  std::string report() const {
-    std::string s;
-    for (auto& [what, n] : seen) s += what + " x" + std::to_string(n) + "; ";
-    return s.empty() ? "none" : s;
-  }
-};
-
-/// consumer_stream::async_next with a time limit (operation_aborted when it passes).
-const std::string none;
-
-asio::awaitable<std::tuple<error_code, message>> next_within(js::consumer_stream& cs, std::chrono::milliseconds limit) {
-  asio::cancellation_signal sig;
-  asio::steady_timer t(co_await asio::this_coro::executor, limit);
-  t.async_wait([&sig](error_code ec) {
-    if (!ec) sig.emit(asio::cancellation_type::terminal);
-  });
-  auto r = co_await cs.async_next(asio::bind_cancellation_slot(sig.slot(), tok));
-  t.cancel();
-  co_return r;
-}
+const std::string none;  ///< "no leader yet" for wait_new_leader
 
 }  // namespace
 
@@ -102,9 +60,7 @@ BOOST_AUTO_TEST_CASE(one_shot_publish_across_stream_leader_stepdown) {
         co_await connect(c);
         js::context js(c, cluster_js_options());
         const std::string stream_name = "LS", subject = "ls.x";
-        const auto cfg = r3_stream("LS", "ls.>");
-        co_await add_stream_when_ready(js, cfg);
-        const std::string l0 = co_await wait_new_leader([&] { return stream_leader(js, "LS"); }, none);
+        const std::string l0 = co_await add_stream_and_wait_leader(js, r3_stream("LS", "ls.>"));
 
         publish_log log;
         std::vector<std::string> leaders{l0};
@@ -145,9 +101,7 @@ BOOST_AUTO_TEST_CASE(async_publisher_across_stream_leader_stepdown) {
         co_await connect(c);
         js::context js(c, cluster_js_options());
         const std::string stream_name = "AS", subject = "as.x", stepdown_api = "STREAM.LEADER.STEPDOWN.AS";
-        const auto cfg = r3_stream("AS", "as.>");
-        co_await add_stream_when_ready(js, cfg);
-        const std::string l0 = co_await wait_new_leader([&] { return stream_leader(js, "AS"); }, none);
+        const std::string l0 = co_await add_stream_and_wait_leader(js, r3_stream("AS", "as.>"));
 
         publish_log log;
         std::vector<std::string> failed;  // Msg-Ids whose publish failed in the publisher
@@ -197,9 +151,7 @@ BOOST_AUTO_TEST_CASE(publish_across_killed_stream_leader) {
         co_await connect(c);
         js::context js(c, cluster_js_options());
         const std::string stream_name = "KS", subject = "ks.x";
-        const auto cfg = r3_stream("KS", "ks.>");
-        co_await add_stream_when_ready(js, cfg);
-        const std::string l0 = co_await wait_new_leader([&] { return stream_leader(js, "KS"); }, none);
+        const std::string l0 = co_await add_stream_and_wait_leader(js, r3_stream("KS", "ks.>"));
 
         // Phase 1: one-shot publishes; the leader's server is killed in the middle.
         publish_log log;
@@ -264,9 +216,7 @@ BOOST_AUTO_TEST_CASE(default_publish_retry_covers_an_election, *boost::unit_test
         co_await connect(c);
         js::context js(c);  // default options
         const std::string stream_name = "DS", subject = "ds.x";
-        const auto cfg = r3_stream("DS", "ds.>");
-        co_await add_stream_when_ready(js, cfg);
-        const std::string l0 = co_await wait_new_leader([&] { return stream_leader(js, "DS"); }, none);
+        const std::string l0 = co_await add_stream_and_wait_leader(js, r3_stream("DS", "ds.>"));
         publish_log log;
         for (int i = 0; i < 300; ++i) {
           if (i == 100) kill_leader(cl, l0);

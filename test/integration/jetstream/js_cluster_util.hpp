@@ -114,6 +114,14 @@ asio::awaitable<std::string> wait_new_leader(F leader, std::string old,
   }
 }
 
+/// Adds the stream (once the cluster can) and waits until its raft group has elected a leader: the
+/// opening of every stream test, which must not move a leader that does not exist yet. Returns the
+/// leader's server name.
+inline asio::awaitable<std::string> add_stream_and_wait_leader(js::context& js, js::stream_config cfg) {
+  co_await add_stream_when_ready(js, cfg);
+  co_return co_await wait_new_leader([&] { return stream_leader(js, cfg.name); }, std::string());
+}
+
 /// Sends `$JS.API.<what>.LEADER.STEPDOWN.<names>` and checks the server accepted it.
 inline asio::awaitable<void> stepdown(js::context& js, std::string api) {
   auto [ec, m] = co_await js.async_api_request(api, "", tok);

@@ -5,10 +5,7 @@
 // records which statuses the server really sent, so each case is known to exercise what it names; pull
 // request counts show the loop does not flood the server.
 #define BOOST_TEST_MODULE jetstream_consume_status
-#include "js_test_util.hpp"
-
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
+#include "js_consume_util.hpp"
 
 #include <map>
 
@@ -17,50 +14,11 @@ using namespace nats::test;
 
 namespace {
 
-/// Status lines (code + description) sent to any inbox, as seen by another connection.
-struct status_spy {
-  std::map<std::string, int> seen;
-  subscription sub;
-  void start(connection& c) {
-    error_code ec;
-    sub = c.subscribe(
-        "_INBOX.>",
-        [this](message m) {
-          if (const int st = m.status(); st != 0 && st != 100)
-            ++seen[std::to_string(st) + " " + std::string(m.headers.description())];
-        },
-        ec);
-    BOOST_REQUIRE_MESSAGE(!ec, "spy subscribe: " << ec.message());
-  }
-  int count(std::string_view what) const {
-    int n = 0;
-    for (auto& [k, v] : seen)
-      if (k.find(what) != std::string::npos) n += v;
-    return n;
-  }
-  std::string report() const {
-    std::string s;
-    for (auto& [what, n] : seen) s += what + " x" + std::to_string(n) + "; ";
-    return s.empty() ? "none" : s;
-  }
-};
-
 /// Waits (up to 2 s) until the spy has seen a status containing `what`: its connection is not
 /// synchronised with the client's. Returns how many it saw.
 asio::awaitable<int> seen_soon(const status_spy& spy, std::string what) {
   for (int i = 0; i < 200 && spy.count(what) == 0; ++i) co_await sleep_for(10ms);
   co_return spy.count(what);
-}
-
-asio::awaitable<std::tuple<error_code, message>> next_within(js::consumer_stream& cs, std::chrono::milliseconds limit) {
-  asio::cancellation_signal sig;
-  asio::steady_timer t(co_await asio::this_coro::executor, limit);
-  t.async_wait([&sig](error_code ec) {
-    if (!ec) sig.emit(asio::cancellation_type::terminal);
-  });
-  auto r = co_await cs.async_next(asio::bind_cancellation_slot(sig.slot(), tok));
-  t.cancel();
-  co_return r;
 }
 
 js::consumer_config pull_durable(std::string name) {
