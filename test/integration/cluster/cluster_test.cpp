@@ -378,10 +378,8 @@ BOOST_AUTO_TEST_CASE(outbox_across_server_outage_1000_in_order_exactly_once) {
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   node sub(ioc.get_executor(), make_config(srv, "sub"));
-  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
-  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
   collector c;
-  subscribe(sub, c, "k", "pub.>");
+  start_pub_sub(ioc, pub, sub, c, "pub.>");
   run_for(ioc, 300ms);
   BOOST_TEST(!publish(ioc, pub, "seq", "before"));
   BOOST_REQUIRE(run_until(ioc, [&] { return c.got.size() == 1; }));
@@ -645,10 +643,8 @@ BOOST_AUTO_TEST_CASE(consumer_deleted_behind_our_back_is_recreated_after_the_las
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   node sub(ioc.get_executor(), make_config(srv, "sub"));
-  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
-  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
   collector c;
-  subscribe(sub, c, "k", "pub.>", start_position::all);
+  start_pub_sub(ioc, pub, sub, c, "pub.>", start_position::all);
   for (auto& p : numbered(3, "a")) BOOST_TEST(!publish(ioc, pub, "x", p));
   BOOST_REQUIRE(run_until(ioc, [&] { return c.got.size() >= 3; }, 10s));
   raw_client raw(ioc, srv);

@@ -136,4 +136,13 @@ inline std::uint64_t subscribe(node& n, collector& c, std::string key, std::stri
   return id;
 }
 
+/// Starts a publishing node and then a subscribing node, and subscribes `c` on `sub` with key "k" to
+/// `patterns`: the opening of the publish/deliver tests, here so that each test shows only what differs.
+inline void start_pub_sub(asio::io_context& ioc, node& pub, node& sub, collector& c, std::string patterns,
+                          start_position from = start_position::new_only) {
+  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
+  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
+  subscribe(sub, c, "k", std::move(patterns), from);
+}
+
 }  // namespace nats::cluster::test

@@ -50,6 +50,38 @@ config r3_config(const std::vector<std::string>& urls, const char* id) {
   return c;
 }
 
+/// The opening of both tests: the cluster, a publishing node "pub" and a subscribing node "sub" on it,
+/// both started, and "sub" delivering "pub.>" into `c`.
+struct pub_sub_on_three_servers {
+  three_servers cluster;
+  asio::io_context ioc;
+  node pub{ioc.get_executor(), r3_config(cluster.urls, "pub")};
+  node sub{ioc.get_executor(), r3_config(cluster.urls, "sub")};
+  collector c;
+  pub_sub_on_three_servers() { start_pub_sub(ioc, pub, sub, c, "pub.>"); }
+};
+
+/// Publishes the payloads first .. first+count-1 durably without waiting; counts completions and failures.
+void publish_numbered(node& pub, int first, int count, int& completed, int& failed) {
+  for (int i = 0; i < count; ++i) {
+    pub.async_publish("seq", std::to_string(first + i), publish_options{}, [&completed, &failed](error_code ec) {
+      ++completed;
+      if (ec) ++failed;
+    });
+  }
+}
+
+/// Runs until `c` holds `total` distinct payloads (90 s at most), then a second more so that
+/// redeliveries still in flight land too.
+void wait_for_all(asio::io_context& ioc, const collector& c, int total) {
+  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] {
+    std::set<std::string> distinct;
+    for (auto& d : c.got) distinct.insert(d.payload);
+    return distinct.size() >= static_cast<std::size_t>(total);
+  }, 90s), "only " << c.got.size() << " deliveries");
+  run_for(ioc, 1000ms);
+}
+
 // Deliveries handed to the handler before one published earlier (first deliveries; a flagged
 // redelivery naturally repeats an older one).
 int inversions(const collector& c) {
@@ -68,37 +100,19 @@ int inversions(const collector& c) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(kill_one_of_three_servers_while_publishing_and_consuming_durable) {
-  three_servers cluster;
-  asio::io_context ioc;
-  node pub(ioc.get_executor(), r3_config(cluster.urls, "pub"));
-  node sub(ioc.get_executor(), r3_config(cluster.urls, "sub"));
-  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
-  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
-  collector c;
-  subscribe(sub, c, "k", "pub.>");
+BOOST_FIXTURE_TEST_CASE(kill_one_of_three_servers_while_publishing_and_consuming_durable, pub_sub_on_three_servers) {
   run_for(ioc, 1000ms);
 
   constexpr int total = 600, batch = 50;
   int completed = 0, failed = 0;
   for (int b = 0; b < total / batch; ++b) {
-    for (int i = 0; i < batch; ++i) {
-      pub.async_publish("seq", std::to_string(b * batch + i), publish_options{}, [&](error_code ec) {
-        ++completed;
-        if (ec) ++failed;
-      });
-    }
+    publish_numbered(pub, b * batch, batch, completed, failed);
     BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] { return completed == (b + 1) * batch; }, 60s),
                           "batch " << b << " not accepted");
     if (b == 3) cluster.nodes[0]->kill();  // mid-stream: leaders and connections move
   }
   BOOST_TEST(failed == 0);
-  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] {
-    std::set<std::string> distinct;
-    for (auto& d : c.got) distinct.insert(d.payload);
-    return distinct.size() >= static_cast<std::size_t>(total);
-  }, 90s), "only " << c.got.size() << " deliveries");
-  run_for(ioc, 1000ms);
+  wait_for_all(ioc, c, total);
 
   std::map<std::string, int> seen;
   int unflagged_duplicates = 0, duplicates = 0;
@@ -126,27 +140,14 @@ BOOST_AUTO_TEST_CASE(kill_one_of_three_servers_while_publishing_and_consuming_du
 // A stream leader change without any link loss (the case where an ack is lost while later messages
 // are stored): the stream may store a resent message after later ones; the subscriber still hands
 // them out in publish order.
-BOOST_AUTO_TEST_CASE(stream_leader_steps_down_repeatedly_while_publishing_durable) {
-  three_servers cluster;
-  asio::io_context ioc;
-  node pub(ioc.get_executor(), r3_config(cluster.urls, "pub"));
-  node sub(ioc.get_executor(), r3_config(cluster.urls, "sub"));
-  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
-  BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
-  collector c;
-  subscribe(sub, c, "k", "pub.>");
+BOOST_FIXTURE_TEST_CASE(stream_leader_steps_down_repeatedly_while_publishing_durable, pub_sub_on_three_servers) {
   raw_client admin(ioc, cluster.urls);
   run_for(ioc, 1000ms);
 
   constexpr int total = 4000, batch = 200;
   int completed = 0, failed = 0, stepdowns = 0;
   for (int b = 0; b < total / batch; ++b) {
-    for (int i = 0; i < batch; ++i) {
-      pub.async_publish("seq", std::to_string(b * batch + i), publish_options{}, [&](error_code ec) {
-        ++completed;
-        if (ec) ++failed;
-      });
-    }
+    publish_numbered(pub, b * batch, batch, completed, failed);
     if (b % 4 == 1) {
       // While the batch is in flight.
       admin.js.async_api_request("STREAM.LEADER.STEPDOWN." + pub.stream(), "", [&](error_code ec, nats::message m) {
@@ -157,12 +158,7 @@ BOOST_AUTO_TEST_CASE(stream_leader_steps_down_repeatedly_while_publishing_durabl
                           "batch " << b << " not accepted");
   }
   BOOST_TEST(failed == 0);
-  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] {
-    std::set<std::string> distinct;
-    for (auto& d : c.got) distinct.insert(d.payload);
-    return distinct.size() >= static_cast<std::size_t>(total);
-  }, 90s), "only " << c.got.size() << " deliveries");
-  run_for(ioc, 1000ms);
+  wait_for_all(ioc, c, total);
   std::map<std::string, int> seen;
   int unflagged_duplicates = 0;
   for (auto& d : c.got)
