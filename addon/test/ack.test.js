@@ -8,26 +8,13 @@ const configNode = require('../nodes/cluster-config.js');
 const publishNode = require('../nodes/cluster-publish.js');
 const subscribeNode = require('../nodes/cluster-subscribe.js');
 const ackNode = require('../nodes/cluster-ack.js');
-const { startServer } = require('./support/nats-server');
+const { useNatsAndNodeRed, connected, CONSUMER_SETUP_MS } = require('./support/runtime');
 const F = require('./support/flows');
 const { until, callsOf, waitStatus } = require('./support/util');
 
-helper.init(require.resolve('node-red'));
 const NODES = [configNode, publishNode, subscribeNode, ackNode];
 
-let server;
-test.before(async () => {
-  server = await startServer();
-  await new Promise((r) => helper.startServer(r));
-});
-test.after(async () => {
-  await new Promise((r) => helper.stopServer(r));
-  if (server) { await server.stop(); server.cleanup(); }
-});
-test.afterEach(async () => { await helper.unload(); });
-
-const connected = (s) => s.fill === 'green';
-const CONSUMER_SETUP_MS = 1500;
+const nats = useNatsAndNodeRed();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /// Every message a helper node receives, in arrival order.
@@ -39,7 +26,7 @@ function record(node) {
 const errorsOf = (node) => callsOf(node, 'error').map((a) => a[0]);
 
 function manualFlow(instanceId, ackWait, extraSub = {}) {
-  return [F.tab, F.config('cfg', instanceId, server.address, { ackWait }),
+  return [F.tab, F.config('cfg', instanceId, nats.server.address, { ackWait }),
     F.publisher('pub', 'cfg', 'jobs'),
     F.subscriber('sub', 'cfg', `${instanceId}.jobs`, ['work'], Object.assign({ ackMode: 'manual' }, extraSub)),
     F.sink('work'),

@@ -7,28 +7,16 @@ const configNode = require('../nodes/cluster-config.js');
 const publishNode = require('../nodes/cluster-publish.js');
 const subscribeNode = require('../nodes/cluster-subscribe.js');
 const { startServer } = require('./support/nats-server');
+const { useNatsAndNodeRed, connected, CONSUMER_SETUP_MS } = require('./support/runtime');
 const F = require('./support/flows');
 const { collect, until, callsOf, statusOf, waitStatus } = require('./support/util');
 
-helper.init(require.resolve('node-red'));
 const NODES = [configNode, publishNode, subscribeNode];
 
-let server;
-test.before(async () => {
-  server = await startServer({ user: 'nodered', password: 'your_password_here' });
-  await new Promise((r) => helper.startServer(r));
-});
-test.after(async () => {
-  await new Promise((r) => helper.stopServer(r));
-  if (server) { await server.stop(); server.cleanup(); }
-});
-test.afterEach(async () => { await helper.unload(); });
-
-const connected = (s) => s.fill === 'green';
-const CONSUMER_SETUP_MS = 1500;
+const nats = useNatsAndNodeRed({ user: 'nodered', password: 'your_password_here' });
 
 test('a flow in the original plugin format loads and exchanges messages', async () => {
-  const flow = F.originalFlow(server.address); // its debug node became a helper node we can listen to
+  const flow = F.originalFlow(nats.server.address); // its debug node became a helper node we can listen to
   await helper.load(NODES, flow);
   const pubD = helper.getNode('pub0000000000001');
   const pubE = helper.getNode('pub0000000000002');
@@ -52,7 +40,7 @@ test('a flow in the original plugin format loads and exchanges messages', async 
 });
 
 test('legacy plain-text natsUser/natsPass move to the credential store', async () => {
-  const flow = F.originalFlow(server.address);
+  const flow = F.originalFlow(nats.server.address);
   await helper.load(NODES, flow);
   const cfg = helper.getNode('c0nf000000000001');
   const creds = helper._redNodes.getCredentials('c0nf000000000001');
@@ -62,7 +50,7 @@ test('legacy plain-text natsUser/natsPass move to the credential store', async (
 });
 
 test('credentials from the credential store, subject from msg.topic, done() when stored', async () => {
-  const flow = [F.tab, F.config('cfg', 'node-b', server.address),
+  const flow = [F.tab, F.config('cfg', 'node-b', nats.server.address),
     F.publisher('pub', 'cfg', ''), F.subscriber('sub', 'cfg', 'node-b.dyn.>', ['out']), F.sink('out')];
   await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
   const pub = helper.getNode('pub');
@@ -76,7 +64,7 @@ test('credentials from the credential store, subject from msg.topic, done() when
 });
 
 test('bad input gives a clear error on the node, never a crash', async () => {
-  const flow = [F.tab, F.config('cfg', 'node-c', server.address), F.publisher('pub', 'cfg', ''),
+  const flow = [F.tab, F.config('cfg', 'node-c', nats.server.address), F.publisher('pub', 'cfg', ''),
     F.publisher('pub2', 'cfg', 'ok.subject')];
   await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
   const pub = helper.getNode('pub');
@@ -104,7 +92,7 @@ test('bad input gives a clear error on the node, never a crash', async () => {
 });
 
 test('wrong password and unreachable server show on the status, Node-RED keeps running', async () => {
-  const flow = [F.tab, F.config('bad', 'node-d', server.address), F.publisher('pub', 'bad', 'x'),
+  const flow = [F.tab, F.config('bad', 'node-d', nats.server.address), F.publisher('pub', 'bad', 'x'),
     F.config('gone', 'node-e', '127.0.0.1:1'), F.publisher('pub2', 'gone', 'x')];
   await helper.load(NODES, flow, { bad: { natsUser: 'nodered', natsPass: 'wrong' } });
   const s = await waitStatus(helper.getNode('pub'), (st) => st.fill === 'red', 15000);
@@ -114,7 +102,7 @@ test('wrong password and unreachable server show on the status, Node-RED keeps r
 });
 
 test('observer: publish nodes are grey and discard with a warning', async () => {
-  const flow = [F.tab, F.config('obs', 'watcher', server.address, { role: 'Observer' }),
+  const flow = [F.tab, F.config('obs', 'watcher', nats.server.address, { role: 'Observer' }),
     F.publisher('pub', 'obs', 'x.y'), F.subscriber('sub', 'obs', '*.x.>', ['out']), F.sink('out')];
   await helper.load(NODES, flow, { obs: { natsUser: 'nodered', natsPass: 'your_password_here' } });
   const pub = helper.getNode('pub');
@@ -125,7 +113,7 @@ test('observer: publish nodes are grey and discard with a warning', async () => 
 });
 
 test('admin endpoints: status, members, discovery, test connection; no secrets', async () => {
-  const flow = [F.tab, F.config('cfg', 'node-f', server.address), F.publisher('pub', 'cfg', 'metrics.cpu'),
+  const flow = [F.tab, F.config('cfg', 'node-f', nats.server.address), F.publisher('pub', 'cfg', 'metrics.cpu'),
     F.subscriber('sub', 'cfg', '*.metrics.>', ['out']), F.sink('out')];
   await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
   await waitStatus(helper.getNode('sub'), connected);
@@ -148,16 +136,16 @@ test('admin endpoints: status, members, discovery, test connection; no secrets',
   assert.ok(disc.body.subjects.includes('*.metrics.cpu'));
 
   const ok = await helper.request().post('/cluster/testconnection')
-    .send({ id: 'cfg', natsAddress: server.address, credentials: { natsUser: 'nodered', natsPass: '__PWRD__' } }).expect(200);
+    .send({ id: 'cfg', natsAddress: nats.server.address, credentials: { natsUser: 'nodered', natsPass: '__PWRD__' } }).expect(200);
   assert.equal(ok.body.code, 'ok', JSON.stringify(ok.body));
   const bad = await helper.request().post('/cluster/testconnection')
-    .send({ natsAddress: server.address, credentials: { natsUser: 'nodered', natsPass: 'nope' } }).expect(200);
+    .send({ natsAddress: nats.server.address, credentials: { natsUser: 'nodered', natsPass: 'nope' } }).expect(200);
   assert.equal(bad.body.code, 'auth_failed', JSON.stringify(bad.body));
   const gone = await helper.request().post('/cluster/testconnection')
     .send({ natsAddress: '127.0.0.1:1', timeout: 1500 }).expect(200);
   assert.equal(gone.body.code, 'unreachable', JSON.stringify(gone.body));
   const tls = await helper.request().post('/cluster/testconnection')
-    .send({ natsAddress: `tls://${server.address}`, timeout: 3000 }).expect(200);
+    .send({ natsAddress: `tls://${nats.server.address}`, timeout: 3000 }).expect(200);
   assert.equal(tls.body.code, 'tls', JSON.stringify(tls.body));
 
   for (const r of [st, members, disc, ok, bad, gone, tls]) {
@@ -167,8 +155,8 @@ test('admin endpoints: status, members, discovery, test connection; no secrets',
 
 test('durable messages published while a subscriber was away are delivered in order when it returns', async () => {
   const N = 300;
-  const flowA = [F.tab, F.config('ca', 'pub-a', server.address), F.publisher('pub', 'ca', 'orders.new')];
-  const flowAB = flowA.concat([F.config('cb', 'sub-b', server.address), F.subscriber('sub', 'cb', 'pub-a.orders.>', ['out']), F.sink('out')]);
+  const flowA = [F.tab, F.config('ca', 'pub-a', nats.server.address), F.publisher('pub', 'ca', 'orders.new')];
+  const flowAB = flowA.concat([F.config('cb', 'sub-b', nats.server.address), F.subscriber('sub', 'cb', 'pub-a.orders.>', ['out']), F.sink('out')]);
   const creds = { ca: { natsUser: 'nodered', natsPass: 'your_password_here' }, cb: { natsUser: 'nodered', natsPass: 'your_password_here' } };
   await helper.load(NODES, flowAB, creds);
   await waitStatus(helper.getNode('sub'), connected);
@@ -190,13 +178,13 @@ test('durable messages published while a subscriber was away are delivered in or
 });
 
 test('deleting a subscribe node removes its consumer; redeploying keeps it', async () => {
-  const flow = [F.tab, F.config('cc', 'keeper', server.address), F.subscriber('sk', 'cc', 'x.>', []), F.subscriber('sd', 'cc', 'y.>', [])];
+  const flow = [F.tab, F.config('cc', 'keeper', nats.server.address), F.subscriber('sk', 'cc', 'x.>', []), F.subscriber('sd', 'cc', 'y.>', [])];
   const creds = { cc: { natsUser: 'nodered', natsPass: 'your_password_here' } };
   await helper.load(NODES, flow, creds);
   await waitStatus(helper.getNode('sk'), connected);
   await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
   const consumers = async () => {
-    const r = await require('./support/jsapi').consumerNames(server, 'nodered', 'your_password_here', 'NODERED_CLUSTER');
+    const r = await require('./support/jsapi').consumerNames(nats.server, 'nodered', 'your_password_here', 'NODERED_CLUSTER');
     return r.filter((n) => n.startsWith('keeper_'));
   };
   assert.deepEqual((await consumers()).sort(), ['keeper_sd', 'keeper_sk']);
@@ -207,7 +195,7 @@ test('deleting a subscribe node removes its consumer; redeploying keeps it', asy
 });
 
 test('redeploys (full, flows, nodes) are quick and keep working', async () => {
-  const flow = [F.tab, F.config('cr', 'redeploy', server.address), F.publisher('pr', 'cr', 'r.x'),
+  const flow = [F.tab, F.config('cr', 'redeploy', nats.server.address), F.publisher('pr', 'cr', 'r.x'),
     F.subscriber('sr', 'cr', 'redeploy.r.>', ['outr']), F.sink('outr')];
   const creds = { cr: { natsUser: 'nodered', natsPass: 'your_password_here' } };
   await helper.load(NODES, flow, creds);
@@ -226,20 +214,20 @@ test('redeploys (full, flows, nodes) are quick and keep working', async () => {
 
 test('NATS down while publishing: messages wait in the outbox (shown on the status) and arrive after', async () => {
   const N = 50;
-  const flow = [F.tab, F.config('co', 'outbox', server.address), F.publisher('po', 'co', 'o.x'),
+  const flow = [F.tab, F.config('co', 'outbox', nats.server.address), F.publisher('po', 'co', 'o.x'),
     F.subscriber('so', 'co', 'outbox.o.>', ['outo']), F.sink('outo')]; // wired: Node-RED skips send() spies on unwired nodes
   const creds = { co: { natsUser: 'nodered', natsPass: 'your_password_here' } };
   await helper.load(NODES, flow, creds);
   const po = helper.getNode('po');
   await waitStatus(helper.getNode('so'), connected);
   await new Promise((r) => setTimeout(r, CONSUMER_SETUP_MS));
-  const { port, storeDir } = server;
-  await server.stop('SIGKILL');
+  const { port, storeDir } = nats.server;
+  await nats.server.stop('SIGKILL');
   await waitStatus(po, (s) => s.fill === 'red', 15000);
   for (let i = 0; i < N; i++) po.receive({ payload: { i } });
   const waiting = await waitStatus(po, (s) => /waiting/.test(s.text), 5000);
   assert.match(waiting.text, /NATS unreachable.*\d+ messages? waiting/);
-  server = await startServer({ port, storeDir, user: 'nodered', password: 'your_password_here' });
+  nats.server = await startServer({ port, storeDir, user: 'nodered', password: 'your_password_here' });
   const so = helper.getNode('so');
   const sent = await until(() => { const c = callsOf(so, 'send'); return c.length >= N ? c : null; }, 30000, 'messages after NATS came back');
   assert.deepEqual(sent.map((a) => a[0].payload.i), Array.from({ length: N }, (_, i) => i));
