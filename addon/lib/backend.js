@@ -98,6 +98,29 @@ function parseServers(s) {
     .map((x) => (/^[a-z]+:\/\//i.test(x) ? x : `nats://${x}`));
 }
 
+/// The calls waiting for an answer from the io thread. While there are any, the addon keeps the event
+/// loop alive, so a script whose last step is `await cluster.start()` / `publish()` / `stop()` gets its
+/// answer; an idle cluster (only subscriptions) does not hold a process that has nothing else to do.
+class PendingCalls extends Map {
+  constructor(onBusy) { super(); this._onBusy = onBusy; }
+  set(k, v) {
+    const idle = this.size === 0;
+    super.set(k, v);
+    if (idle) this._onBusy(true);
+    return this;
+  }
+  delete(k) {
+    const had = super.delete(k);
+    if (had && this.size === 0) this._onBusy(false);
+    return had;
+  }
+  clear() {
+    const busy = this.size > 0;
+    super.clear();
+    if (busy) this._onBusy(false);
+  }
+}
+
 const UNREACHABLE_AFTER_MS = 4000;
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
@@ -231,7 +254,9 @@ class Cluster extends EventEmitter {
     super();
     const n = nativeOrThrow();
     this.config = normalizeConfig(config);
-    this._pending = new Map();
+    this._pending = new PendingCalls((busy) => {
+      try { if (this._native) this._native.keepAlive(busy); } catch (_) { /* released: nothing to hold */ }
+    });
     this._nextId = 1;
     this._subs = new Map();
     this._status = { state: 'idle', connected: false, outboxMessages: 0, outboxBytes: 0, error: null };

@@ -54,6 +54,7 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                          InstanceMethod<&cluster_wrap::unsubscribe>("unsubscribe"),
                          InstanceMethod<&cluster_wrap::discover>("discover"),
                          InstanceMethod<&cluster_wrap::stop>("stop"),
+                         InstanceMethod<&cluster_wrap::keep_alive>("keepAlive"),
                      });
 }
 
@@ -432,6 +433,12 @@ Napi::Value cluster_wrap::stop(const Napi::CallbackInfo& info) {
     s->stopping = true;
     s->node->async_stop(timeout, finish);
   });
+  return info.Env().Undefined();
+}
+
+// keepAlive(on): whether this cluster's event queue keeps the event loop alive.
+Napi::Value cluster_wrap::keep_alive(const Napi::CallbackInfo& info) {
+  if (state_) state_->queue->keep_loop_alive(info.Env(), info.Length() > 0 && info[0].ToBoolean().Value());
   return info.Env().Undefined();
 }
 

@@ -42,6 +42,7 @@ class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
   Napi::Value unsubscribe(const Napi::CallbackInfo& info);
   Napi::Value discover(const Napi::CallbackInfo& info);
   Napi::Value stop(const Napi::CallbackInfo& info);
+  Napi::Value keep_alive(const Napi::CallbackInfo& info);
 
   std::shared_ptr<cluster_state> state_;
   std::uint64_t next_sub_ = 1;

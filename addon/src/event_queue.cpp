@@ -150,6 +150,13 @@ void event_queue::close_after_drain() {
   }
 }
 
+void event_queue::keep_loop_alive(Napi::Env env, bool on) {
+  std::lock_guard lk(m_);
+  if (closed_) return;
+  if (on) tsfn_.Ref(env);
+  else tsfn_.Unref(env);
+}
+
 void event_queue::drain(Napi::Env env, Napi::Function cb) {
   std::vector<js_event> batch;
   bool release = false;
@@ -230,7 +237,9 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
     if (n > 0) cb.Call({out});
   } catch (const Napi::Error& e) {
     // lib/backend.js guards its handlers; an exception here is a bug there. Keep Node-RED alive.
-    std::fprintf(stderr, "[nats-cluster] event callback failed: %s\n", e.Message().c_str());
+    // A call refused without any JS exception means the environment is being torn down (the process is
+    // exiting while events were queued): nothing can receive them any more, so say nothing.
+    if (!e.Message().empty()) std::fprintf(stderr, "[nats-cluster] event callback failed: %s\n", e.Message().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "[nats-cluster] event conversion failed: %s\n", e.what());
   }

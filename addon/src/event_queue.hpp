@@ -47,6 +47,9 @@ class event_queue : public std::enable_shared_from_this<event_queue> {
   void push(js_event e);
   /// Any thread: deliver what is queued, then release the thread-safe function.
   void close_after_drain();
+  /// JS thread: whether the queue keeps the event loop alive (lib/backend.js: while calls await their
+  /// answer). No effect once the queue is released.
+  void keep_loop_alive(Napi::Env env, bool on);
   bool closed() const;
 
  private:

@@ -74,3 +74,43 @@ test('two cluster nodes exchange durable and ephemeral messages through nats-ser
   }
   assert.equal(stop, 'stopped', 'both cluster nodes stopped within 10 s');
 });
+
+test('a script that awaits stop() ends only after the stop completed', { skip, timeout: 60000 }, async () => {
+  // The addon does not keep a process alive while it merely runs (Node-RED's HTTP server does that), but a
+  // script whose last step is `await cluster.stop()` must get there: the stop removes its presence first.
+  const { spawn } = require('child_process');
+  const { createCluster } = require('../lib/backend');
+  const server = await startServer();
+  const watcher = createCluster({ instanceId: 'stop-watcher', rootPath: '/native-stop', servers: server.address });
+  try {
+    await watcher.start();
+    const script = `
+      const { createCluster } = require(${JSON.stringify(path.join(PKG, 'lib', 'backend'))});
+      const c = createCluster({ instanceId: 'script-stop', rootPath: '/native-stop', servers: process.env.ADDR });
+      (async () => {
+        await c.start();
+        // Stop when the test says so (it first sees this instance online); then nothing but the stop
+        // is left in the event loop.
+        await new Promise((r) => process.stdin.once('data', r));
+        process.stdin.destroy();
+        await c.stop();
+        console.log('STOPPED');
+      })();`;
+    const child = spawn(process.execPath, ['-e', script], { env: Object.assign({}, process.env, { ADDR: server.address }) });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    await until(async () => (await watcher.discover()).some((i) => i.instanceId === 'script-stop' && i.online), 15000, 'script instance online');
+    child.stdin.end('stop\n');
+    const code = await new Promise((r) => child.on('exit', r));
+    assert.equal(code, 0, out);
+    assert.match(out, /STOPPED/, 'the script got past `await stop()`');
+    assert.doesNotMatch(out, /callback failed/, out);
+    // A completed stop removed the presence: the watcher does not see the instance online any more.
+    await until(async () => !(await watcher.discover()).some((i) => i.instanceId === 'script-stop' && i.online), 5000, 'script instance gone');
+  } finally {
+    await watcher.stop();
+    await server.stop();
+    server.cleanup();
+  }
+});
