@@ -1,6 +1,7 @@
 #include "node_impl.hpp"
 
 #include <nats/js/ack.hpp>
+#include <nats/js/detail/reply_token.hpp>
 #include <nats/js/json.hpp>
 #include <nats/js/metadata.hpp>
 #include <nats/kv/entry.hpp>
@@ -713,12 +714,7 @@ bool node_impl::send(outbox_entry& e) {
   error_code ec;
   if (ensure_ack_inbox()) {
     ack_reply_.assign(ack_prefix_);
-    char buf[16];  // a 64-bit number has at most 13 base-36 digits
-    auto r = std::to_chars(buf, buf + sizeof buf, e.rec.seq, 36);
-    ack_reply_.append(buf, r.ptr);
-    ack_reply_ += '-';
-    r = std::to_chars(buf, buf + sizeof buf, id, 36);
-    ack_reply_.append(buf, r.ptr);
+    js::detail::append_reply_token(ack_reply_, e.rec.seq, id);
     ec = nats::detail::publish_unchecked(*nc_, e.rec.subject, &e.hdrs, e.rec.payload, ack_reply_, false);
   } else {
     ec = make_error_code(nats::error::not_connected);
@@ -734,14 +730,10 @@ bool node_impl::send(outbox_entry& e) {
 }
 
 void node_impl::on_ack_reply(nats::message&& m) {
-  if (m.subject.size() <= ack_prefix_.size()) return;
-  const char* p = m.subject.data() + ack_prefix_.size();
-  const char* end = m.subject.data() + m.subject.size();
   std::uint64_t seq = 0, id = 0;
-  auto r = std::from_chars(p, end, seq, 36);
-  if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return;
-  r = std::from_chars(r.ptr + 1, end, id, 36);
-  if (r.ec != std::errc{} || r.ptr != end) return;
+  if (m.subject.size() <= ack_prefix_.size() ||
+      !js::detail::parse_reply_token(std::string_view(m.subject).substr(ack_prefix_.size()), seq, id))
+    return;
   if (m.status() == 503 && m.payload.empty())  // no stream listens (yet): a leader may be being elected
     return on_publish_result(seq, id, make_error_code(js::error::no_stream_response), false);
   js::pub_ack ack;

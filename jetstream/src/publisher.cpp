@@ -3,6 +3,7 @@
 // the publisher's one inbox subscription (a push handler run by the read loop: no post, no per-message
 // request object or timer). One timer, armed for the earliest deadline and re-armed only when it fires,
 // times out the acks that never came.
+#include <nats/js/detail/reply_token.hpp>
 #include <nats/js/json.hpp>
 #include <nats/js/publisher.hpp>
 
@@ -127,12 +128,7 @@ struct publisher_state : std::enable_shared_from_this<publisher_state> {
   error_code write(std::size_t i) {
     auto& s = slots[i];
     reply.assign(inbox);
-    char buf[16];  // a 64-bit number has at most 13 base-36 digits
-    auto r = std::to_chars(buf, buf + sizeof buf, i, 36);
-    reply.append(buf, r.ptr);
-    reply += '-';
-    r = std::to_chars(buf, buf + sizeof buf, s.id, 36);
-    reply.append(buf, r.ptr);
+    append_reply_token(reply, i, s.id);
     s.deadline = clock::now() + s.j.timeout;
     if (s.deadline < timer_at) arm(s.deadline);
     return nats::detail::publish_unchecked(js.conn(), s.j.subject, s.j.has_hdrs ? &s.j.hdrs : nullptr, s.j.payload,
@@ -161,15 +157,11 @@ struct publisher_state : std::enable_shared_from_this<publisher_state> {
 
   void on_reply(message&& m) {
     auto self = shared_from_this();  // finish() may drop keep_alive
-    if (m.subject.size() <= inbox.size()) return;
-    const char* p = m.subject.data() + inbox.size();
-    const char* end = m.subject.data() + m.subject.size();
-    std::size_t i = 0;
-    std::uint64_t id = 0;
-    auto r = std::from_chars(p, end, i, 36);
-    if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return;
-    r = std::from_chars(r.ptr + 1, end, id, 36);
-    if (r.ec != std::errc{} || r.ptr != end || i >= slots.size() || slots[i].id != id) return;  // late or foreign
+    std::uint64_t i = 0, id = 0;
+    if (m.subject.size() <= inbox.size() ||
+        !parse_reply_token(std::string_view(m.subject).substr(inbox.size()), i, id) || i >= slots.size() ||
+        slots[i].id != id)
+      return;  // late or foreign
     auto& s = slots[i];
     if (m.status() == 503 && m.payload.empty()) {
       // No stream listens (yet): a leader may be being elected. Retry with the same Msg-Id.
