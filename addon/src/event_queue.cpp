@@ -106,7 +106,8 @@ Napi::Object deliveries_to_js(Napi::Env env, std::uint64_t sub, std::vector<js_e
 
 void event_queue::open(Napi::Env env, Napi::Function callback) {
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "nats-cluster events", 0, 1);
-  // Node-RED's HTTP server keeps the process alive; a pending cluster must not keep a script alive.
+  // Node-RED's HTTP server keeps the process alive; an idle cluster must not keep a script alive (calls
+  // awaiting an answer do: keep_loop_alive, driven by lib/backend.js).
   tsfn_.Unref(env);
   std::lock_guard lk(m_);
   closed_ = false;
