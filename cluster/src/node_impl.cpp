@@ -945,6 +945,19 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
         // The patterns changed (flow edited): the old position means nothing for the new filter.
         auto [dec] = co_await js_->async_delete_consumer(stream_, s->consumer, tuple_awaitable);
         ec = dec ? dec : make_error_code(js::error::consumer_not_found);
+      } else if (!s->attached && s->high_seq == 0 && info.num_ack_pending > 0) {
+        // Deliveries of an earlier process or subscription that were never acknowledged (it stopped or
+        // was killed with them in flight, or they went to its pull request after it exited). The server
+        // would resend them only after ack wait, behind everything newer; a consumer created again at
+        // the ack floor sends them now, in order. (nats-server 2.9 has no call to reset a consumer, and
+        // a nak from here is not possible: the deliveries' ack subjects were the old process's.)
+        cc.deliver = js::deliver_policy::by_start_sequence;
+        cc.opt_start_seq = info.ack_floor.stream_seq + 1;
+        cc.opt_start_time.reset();
+        s->repeat_upto = info.delivered.stream_seq;
+        ++stats_.rewound;
+        auto [dec] = co_await js_->async_delete_consumer(stream_, s->consumer, tuple_awaitable);
+        ec = dec ? dec : make_error_code(js::error::consumer_not_found);
       }
     }
     if (ec == js::error::consumer_not_found) {
@@ -953,6 +966,7 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
     }
     if (!s->active) co_return;
     if (!ec) {
+      s->attached = true;
       js::consume_options co;
       co.batch = static_cast<std::int64_t>(std::min<std::size_t>(s->opts.max_in_flight, 256));
       co.expires = 5000ms;  // short pull requests: a lost link is noticed (heartbeats) within seconds
@@ -1054,7 +1068,7 @@ void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::messa
   d.stream_sequence = meta->stream_seq;
   d.delivery_count = meta->num_delivered;
   // Judged on arrival (a held message is handed out after later stream sequences).
-  d.redelivered = meta->num_delivered > 1 || meta->stream_seq <= s.high_seq;
+  d.redelivered = meta->num_delivered > 1 || meta->stream_seq <= s.high_seq || meta->stream_seq <= s.repeat_upto;
   s.high_seq = std::max(s.high_seq, meta->stream_seq);
   if (auto mid = m.headers.get("Nats-Msg-Id"); mid && !mid->empty()) {
     // By 64-bit hash: no copy of the id per message; a collision within the window is negligible.
@@ -1253,9 +1267,11 @@ void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler
   s->active = false;
   s->stream.stop();
   if (s->hold_timer) s->hold_timer->cancel();  // held ones were never acked: the consumer keeps them
-  // Deliveries the host never acked come back after ack wait. (A nak here would bring them back at
-  // once, but in our tests against 2.9.10 they then came back with delivery count 1 — cause not found
-  // yet — and the redelivered flag was lost.)
+  // Deliveries the host never acked stay pending on the consumer: the next subscription of this key
+  // (redeploy, restart) re-creates the consumer at its ack floor and gets them at once (ensure_consumer).
+  // No nak here: nats-server 2.9.10 pops a nak'd message for redelivery and, when no pull request is
+  // waiting, steps its stream cursor back as if it had been a new one (loopAndGatherMsgs): the newest
+  // message delivered is then sent again with delivery count 1, a repeat the flag cannot show.
   std::erase_if(pending_, [id](auto& p) { return p.second.sub == id; });
   s->pending_by_seq.clear();
   if (!remove_consumer) return post_handler(std::move(h), {});

@@ -80,6 +80,12 @@ struct sub_state {
   // deliveries come in increasing stream order, so a sequence at or below the high-water mark, or a
   // Msg-Id seen recently, is a repeat.
   std::uint64_t high_seq = 0;
+  // A consumer found with deliveries still unacknowledged when this subscription first attaches: they
+  // were handed to an earlier process (stopped, killed) or an earlier subscription of this key, and
+  // would come back only after ack wait, behind newer messages. The consumer is re-created at its ack
+  // floor so they come at once; stream sequences up to `repeat_upto` may have been seen and are flagged.
+  std::uint64_t repeat_upto = 0;
+  bool attached = false;  ///< the consumer was attached once (the check above is done)
   std::unordered_set<std::uint64_t> recent_ids;  ///< hashes of recent Msg-Ids
   std::deque<std::uint64_t> recent_order;
   // Publish order (seq_header): "<session> <subject>" -> track; deliveries held across all tracks.

@@ -131,6 +131,9 @@ struct node_stats {
   std::uint64_t order_held = 0;         ///< deliveries that waited for a missing predecessor (publish order)
   std::uint64_t order_gaps = 0;         ///< predecessors given up on (hold time or max_in_flight reached)
   std::uint64_t out_of_order = 0;       ///< deliveries handed out late, flagged delivery::out_of_order
+  /// Consumers re-created at their ack floor when a subscription attached: deliveries an earlier
+  /// process (or subscription of the same key) left unacknowledged are sent again at once, flagged.
+  std::uint64_t rewound = 0;
 };
 
 }  // namespace nats::cluster
