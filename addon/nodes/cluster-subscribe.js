@@ -24,6 +24,24 @@ module.exports = function (RED) {
     node.config = RED.nodes.getNode(n.clusterConfig);
     node.sub = null;
 
+    // Auto mode acknowledges a message once the nodes wired to this one have run their (synchronous)
+    // handling of it, not when it is only queued for them: Node-RED hands a sent message over in a
+    // setImmediate, so an ack sent right after node.send() could reach the server before the flow saw
+    // the message, and a process killed in between would lose it. Deliveries come in batches; the
+    // nextTick runs after the whole batch was sent, so the setImmediate it queues comes after every
+    // hand-over of that batch.
+    let autoAcks = null;
+    const flushAutoAcks = () => {
+      const ids = autoAcks;
+      autoAcks = null;
+      if (node.sub) for (const id of ids) node.sub.ack(id);
+    };
+    const ackAfterDelivery = (id) => {
+      if (autoAcks) { autoAcks.push(id); return; }
+      autoAcks = [id];
+      process.nextTick(() => setImmediate(flushAutoAcks));
+    };
+
     const patterns = splitPatterns(node.subjectPattern);
     const bad = patterns.length === 0 ? 'no pattern' : patterns.map(checkPattern).find(Boolean);
 
@@ -68,8 +86,7 @@ module.exports = function (RED) {
             // Manual: a cluster ack node settles it later, identified by this opaque reference.
             if (manual) msg.cluster.ackId = formatAckId(node.id, node.ackSession, d.id);
             node.send(msg);
-            // Handed to the flow: acknowledge so the message is not delivered again.
-            if (node.ackMode === 'auto' && node.sub) node.sub.ack(d.id);
+            if (node.ackMode === 'auto') ackAfterDelivery(d.id);
           });
           node.sub.ready.catch((err) => {
             node.error(RED._('cluster-subscribe.error.subscribe', { message: err.message }));

@@ -110,12 +110,12 @@ async function startNodeRed(opts = {}) {
   return red;
 }
 
-/// A function node that appends {topic, payload, cluster} of each message as a JSON line to a file in
+/// A function node that appends {topic, payload, cluster, t (ms when recorded)} of each message as a JSON line to a file in
 /// the user dir (path computed inside the flow, so it works in any Node-RED process).
 function recorder(id, z, file = 'received.jsonl') {
   return {
     id, type: 'function', z, name: 'record', outputs: 0, libs: [{ var: 'fs', module: 'fs' }, { var: 'path', module: 'path' }],
-    func: `fs.appendFileSync(path.join(env.get('NRC_USER_DIR'), ${JSON.stringify(file)}), JSON.stringify({topic: msg.topic, payload: msg.payload, cluster: msg.cluster}) + '\\n'); return null;`,
+    func: `fs.appendFileSync(path.join(env.get('NRC_USER_DIR'), ${JSON.stringify(file)}), JSON.stringify({topic: msg.topic, payload: msg.payload, cluster: msg.cluster, t: Date.now()}) + '\\n'); return null;`,
     x: 400, y: 200, wires: [],
   };
 }
