@@ -248,6 +248,7 @@ BOOST_AUTO_TEST_CASE(clean_stop_with_unacked_deliveries_next_run_gets_them_at_on
   }
   p.send(300);  // while it is down
   node sub(ioc.get_executor(), make_config(srv, "sub"));
+  p.send(200);  // while it starts
   BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
   auto ready = steady_clock::now();
   collector c;
