@@ -163,8 +163,8 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
     return !read_lines(file).empty();
   }, 20s));
   // Traffic while it runs, then SIGKILL in the middle of it.
-  p.send(2000);
-  BOOST_REQUIRE(run_until(ioc, [&] { return read_lines(file).size() >= 300; }, 20s));
+  p.send(600);
+  BOOST_REQUIRE(run_until(ioc, [&] { return read_lines(file).size() >= 150; }, 20s));
   ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
   auto first_run = read_lines(file);
   BOOST_TEST_MESSAGE("first process saw " << first_run.size() << " before SIGKILL");
   // Right after the exit, and while the new process starts.
-  p.send(500);
+  p.send(200);
   node sub(ioc.get_executor(), make_config(srv, "sub"));
   collector c;
   std::vector<steady_clock::time_point> at;
@@ -186,10 +186,10 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
     c.got.push_back(std::move(d));
   }, ec);
   BOOST_REQUIRE(!ec);
-  p.send(500);
+  p.send(200);
   BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
   auto ready = steady_clock::now();
-  p.send(200);
+  p.send(100);
   BOOST_REQUIRE(run_until(ioc, [&] { return p.done(); }, 30s));
   auto all_published = steady_clock::now();
 
@@ -203,7 +203,9 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
   BOOST_TEST(run_until(ioc, complete, 10s), "every message reached one of the two processes");
   run_for(ioc, 300ms);
   check_union(p.all, first_run, collect_seen(c, at));
-  // Nothing waited for ack wait: the last delivery is within the bound of ready / the last publish.
+  // Nothing waited for ack wait: the last delivery is within the bound of ready / the last publish. (The
+  // counts keep the backlog at about a thousand messages, so the bound measures the restart, not the
+  // throughput of a debug build on a busy machine.)
   BOOST_REQUIRE(!at.empty());
   auto last = *std::max_element(at.begin(), at.end());
   for (std::size_t i = 1; i < at.size(); ++i)
