@@ -74,6 +74,44 @@ test('suggestions from discovery', () => {
   assert.deepEqual(s, ['*.sensors.t', 'a.>', 'a.sensors.t']);
 });
 
+test('admin answers: our states map onto the original plugin\'s five status words', () => {
+  const map = { idle: 'idle', connecting: 'connecting', connected: 'connected', disconnected: 'disconnected',
+    reconnecting: 'disconnected', closed: 'disconnected', failed: 'error', whatever: 'error', constructor: 'error' };
+  for (const [ours, original] of Object.entries(map)) assert.equal(c.originalStatusOf(ours), original, ours);
+});
+
+test('admin answers: the auth kind in the client\'s order, URL credentials never shown', () => {
+  assert.equal(c.authKindOf({ creds: 'x', nkeySeed: 'S', token: 't', user: 'u' }), 'creds');
+  assert.equal(c.authKindOf({ nkeySeed: 'S', token: 't', user: 'u' }), 'nkey');
+  assert.equal(c.authKindOf({ token: 't', user: 'u', password: 'p' }), 'token');
+  assert.equal(c.authKindOf({ user: 'u', password: 'p' }), 'user');
+  assert.equal(c.authKindOf({}, 'a:1, nats://u:p@b:2'), 'url');
+  assert.equal(c.authKindOf({}, 'nats://b:2'), 'none');
+  assert.equal(c.withoutUrlCredentials('nats://u:p@a:1,tls://tok@b:2 c:3'), 'nats://a:1,tls://b:2 c:3');
+});
+
+test('admin answers: members and discovery have the original plugin\'s shape with ours beside it', () => {
+  const list = [
+    { instanceId: 'b', role: 'Observer', natsAddress: 'nats://u:p@h:1', presence: 'stale', online: false, lastSeen: 1700000000000, legacy: false, self: true, endpoints: [] },
+    { instanceId: 'a', role: 'Member', natsAddress: 'h:1', presence: 'online', online: true, legacy: true,
+      endpoints: [{ subject: 'z.y', mode: 'Ephemeral', ttl: 5 }, { subject: 'sensors.t', mode: 'Durable', ttl: 30 }] },
+  ];
+  assert.deepEqual(c.membersAnswer(list, 'b'), {
+    members: ['a', 'b'],
+    instances: {
+      a: { natsAddress: 'h:1', role: 'Member', presence: 'online', online: true, lastSeen: null, legacy: true, self: false },
+      b: { natsAddress: 'nats://h:1', role: 'Observer', presence: 'stale', online: false, lastSeen: 1700000000000, legacy: false, self: true },
+    },
+  });
+  const d = c.discoveryAnswer(list, 'b');
+  assert.deepEqual(Object.keys(d), ['instances', 'endpoints', 'endpointDetails', 'subjects']);
+  assert.deepEqual(d.instances, c.membersAnswer(list, 'b').instances);
+  assert.deepEqual(d.endpoints, { a: ['sensors.t', 'z.y'], b: [] });
+  assert.deepEqual(d.endpointDetails.a, [{ subject: 'sensors.t', mode: 'Durable', ttl: 30 }, { subject: 'z.y', mode: 'Ephemeral', ttl: 5 }]);
+  assert.deepEqual(d.subjects, ['*.sensors.t', '*.z.y', 'a.>', 'a.sensors.t', 'a.z.y', 'b.>']);
+  assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [] });
+});
+
 test('ack references (msg.cluster.ackId) round-trip; anything else is refused', () => {
   const id = c.formatAckId('a1b2c3d4e5f60718', '0123456789ab', 42);
   assert.deepEqual(c.parseAckId(id), { nodeId: 'a1b2c3d4e5f60718', session: '0123456789ab', deliveryId: 42 });
