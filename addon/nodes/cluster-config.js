@@ -3,7 +3,8 @@
 // by every publish/subscribe node that points at it. Also serves the admin endpoints.
 
 const backend = require('../lib/backend');
-const { statusFor, originalStatusOf, withoutUrlCredentials, authKindOf, membersAnswer, discoveryAnswer } = require('../lib/common');
+const { ClusterView } = require('../lib/cluster-view');
+const { splitPatterns, statusFor, originalStatusOf, withoutUrlCredentials, authKindOf, membersAnswer, discoveryAnswer } = require('../lib/common');
 
 const PLACEHOLDER = '__PWRD__'; // what the editor sends for a password field the user did not change
 
@@ -110,17 +111,33 @@ module.exports = function (RED) {
       });
     }
 
+    // The editor's cluster sidebar (lib/cluster-view.js): this cluster's instances, live over comms.
+    node.view = new ClusterView({
+      configId: node.id,
+      label: node.name || `${node.instanceId} @ ${node.params.natsAddress}`,
+      selfId: node.instanceId,
+      cluster: node.cluster,
+      statusOf: () => node.clusterStatus,
+      subscriptions: () => Array.from(node.users)
+        .filter((u) => u.type === 'ClusterSubscribeNode').flatMap((u) => splitPatterns(u.subjectPattern)),
+      publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
+      throttleMs: 500,
+    });
+
     /// A publish/subscribe node starts using this config.
     node.register = function (user) {
       node.users.add(user);
       user.onClusterStatus(node.clusterStatus);
+      if (node.view) node.view.refresh();
     };
     node.deregister = function (user) {
       node.users.delete(user);
+      if (node.view) node.view.refresh();
     };
     node.statusFor = (st, opts) => statusFor(st, opts);
 
     node.on('close', function (removed, done) {
+      if (node.view) { node.view.close(); node.view = null; }
       const c = node.cluster;
       node.cluster = null;
       node.users.clear();

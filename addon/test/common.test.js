@@ -112,6 +112,28 @@ test('admin answers: members and discovery have the original plugin\'s shape wit
   assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [] });
 });
 
+test('sidebar view rows: instances sorted, own subscriptions only, departed ones kept offline with their last seen', () => {
+  const { viewRows } = require('../lib/cluster-view');
+  const departed = new Map();
+  const a = { instanceId: 'a', role: 'Member', natsAddress: 'h:1', presence: 'online', online: true, lastSeen: 1000, endpoints: [{ subject: 'y', mode: 'Durable', ttl: 0 }, { subject: 'x', mode: 'Ephemeral', ttl: 5 }] };
+  const b = { instanceId: 'b', role: 'Observer', natsAddress: 'nats://u:p@h:1', presence: 'online', online: true, lastSeen: 2000, self: true, endpoints: [] };
+  let rows = viewRows([b, a], departed, 'b', ['a.>']);
+  assert.deepEqual(rows.map((r) => r.instanceId), ['a', 'b']);
+  assert.deepEqual(rows[0].endpoints.map((e) => e.subject), ['x', 'y']);
+  assert.equal(rows[0].subscriptions, null, 'other instances do not announce their subscriptions');
+  assert.deepEqual(rows[1].subscriptions, ['a.>']);
+  assert.equal(rows[1].natsAddress, 'nats://h:1');
+  // a leaves: its entry says offline without a time (keeps 1000 from before), or is gone (kept as "left").
+  rows = viewRows([b, Object.assign({}, a, { presence: 'offline', online: false, lastSeen: undefined })], departed, 'b', [], rows);
+  assert.deepEqual([rows[0].presence, rows[0].online, rows[0].lastSeen], ['offline', false, 1000]);
+  departed.set('a', { instance: a, leftAt: 5000 });
+  rows = viewRows([b], departed, 'b', [], rows);
+  assert.deepEqual([rows[0].instanceId, rows[0].presence, rows[0].online, rows[0].lastSeen], ['a', 'left', false, 1000]);
+  rows = viewRows([b, a], departed, 'b', [], rows);
+  assert.equal(departed.size, 0, 'back: no longer departed');
+  assert.equal(rows[0].presence, 'online');
+});
+
 test('ack references (msg.cluster.ackId) round-trip; anything else is refused', () => {
   const id = c.formatAckId('a1b2c3d4e5f60718', '0123456789ab', 42);
   assert.deepEqual(c.parseAckId(id), { nodeId: 'a1b2c3d4e5f60718', session: '0123456789ab', deliveryId: 42 });
