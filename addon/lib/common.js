@@ -111,6 +111,78 @@ function suggestionsFrom(instances) {
   return Array.from(out).sort();
 }
 
+// ---- admin route answers (GET /cluster/status|members|discovery/:configId) ----
+// Each answer has the original plugin's shape as its base; our richer fields sit beside it under keys the
+// original does not use, so scripts written for the original and our editor read the same answer.
+
+/// Our connection states → the original plugin's five status words. "reconnecting" (NATS unreachable,
+/// retrying) and "closed" are "disconnected"; "failed" (retrying cannot help: wrong password, TLS, ...)
+/// is "error"; anything unknown is "error" too.
+const ORIGINAL_STATUS = {
+  idle: 'idle', connecting: 'connecting', connected: 'connected',
+  disconnected: 'disconnected', reconnecting: 'disconnected', closed: 'disconnected', stopped: 'disconnected',
+  failed: 'error',
+};
+function originalStatusOf(state) {
+  return Object.prototype.hasOwnProperty.call(ORIGINAL_STATUS, state) ? ORIGINAL_STATUS[state] : 'error';
+}
+
+/// "nats://user:pass@host:4222" → "nats://host:4222": an address as it may be shown to anyone.
+function withoutUrlCredentials(address) {
+  return String(address || '').replace(/\/\/[^@/\s,]*@/g, '//');
+}
+
+/// The kind of login a configuration uses, never the secret: the first the client sends, in the client's
+/// order (connection_impl::fill_auth): creds, nkey, token, user, credentials in the server URL, none.
+function authKindOf(auth, servers) {
+  const a = auth || {};
+  if (a.creds) return 'creds';
+  if (a.nkeySeed) return 'nkey';
+  if (a.token) return 'token';
+  if (a.user) return 'user';
+  if (/\/\/[^@/\s,]+@/.test(String(servers || ''))) return 'url';
+  return 'none';
+}
+
+/// One instance of a discovery snapshot as the admin answers list it: the original's {natsAddress, role}
+/// plus ours (presence, online, lastSeen in ms since the epoch or null, legacy = written by the original
+/// plugin, self = this config's own instance).
+function instanceSummary(i, selfId) {
+  return {
+    natsAddress: withoutUrlCredentials(i.natsAddress),
+    role: i.role === 'Observer' ? 'Observer' : 'Member',
+    presence: i.presence || (i.online === false ? 'offline' : 'online'),
+    online: i.online !== false,
+    lastSeen: Number(i.lastSeen) > 0 ? Number(i.lastSeen) : null,
+    legacy: !!i.legacy,
+    self: !!i.self || i.instanceId === selfId,
+  };
+}
+
+/// GET /cluster/members: {members: [ids, sorted]} (original) + {instances: {id: instanceSummary}}.
+function membersAnswer(list, selfId) {
+  const sorted = (list || []).slice().sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+  const instances = {};
+  for (const i of sorted) instances[i.instanceId] = instanceSummary(i, selfId);
+  return { members: sorted.map((i) => i.instanceId), instances };
+}
+
+/// GET /cluster/discovery: {instances: {id: {natsAddress, role, ...ours}}, endpoints: {id: [subject]}}
+/// (original; subjects relative to the instance) + {endpointDetails: {id: [{subject, mode, ttl}]},
+/// subjects: [pattern suggestions]}.
+function discoveryAnswer(list, selfId) {
+  const { members, instances } = membersAnswer(list, selfId);
+  const byId = new Map((list || []).map((i) => [i.instanceId, i]));
+  const endpoints = {};
+  const endpointDetails = {};
+  for (const id of members) {
+    const eps = (byId.get(id).endpoints || []).slice().sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
+    endpoints[id] = eps.map((e) => e.subject);
+    endpointDetails[id] = eps.map((e) => ({ subject: e.subject, mode: e.mode, ttl: e.ttl }));
+  }
+  return { instances, endpoints, endpointDetails, subjects: suggestionsFrom(list) };
+}
+
 /// The reference a cluster ack node needs (msg.cluster.ackId): subscribe node id, run, delivery id. A
 /// plain string, so it survives message cloning, JSON and being stored for later.
 function formatAckId(nodeId, session, deliveryId) {
@@ -127,4 +199,4 @@ function parseAckId(s) {
   return { nodeId: m[1], session: m[2], deliveryId };
 }
 
-module.exports = { formatAckId, parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom };
+module.exports = { originalStatusOf, withoutUrlCredentials, authKindOf, instanceSummary, membersAnswer, discoveryAnswer, formatAckId, parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom };

@@ -3,7 +3,8 @@
 // by every publish/subscribe node that points at it. Also serves the admin endpoints.
 
 const backend = require('../lib/backend');
-const { statusFor, suggestionsFrom } = require('../lib/common');
+const { ClusterView } = require('../lib/cluster-view');
+const { splitPatterns, statusFor, originalStatusOf, withoutUrlCredentials, authKindOf, membersAnswer, discoveryAnswer } = require('../lib/common');
 
 const PLACEHOLDER = '__PWRD__'; // what the editor sends for a password field the user did not change
 
@@ -75,6 +76,16 @@ module.exports = function (RED) {
       ackWaitMs: Number(n.ackWait) >= 0.1 ? Math.round(Number(n.ackWait) * 1000) : 0,
     };
 
+    // The connection parameters the status route shows (the original's `params`): never a secret.
+    node.params = {
+      natsAddress: withoutUrlCredentials(node.natsAddress),
+      instanceId: node.instanceId,
+      rootPath: node.zkRootPath,
+      role: node.role,
+      tls: config.tls.enabled || /(^|[\s,;])tls:\/\//i.test(node.natsAddress),
+      auth: authKindOf(config.auth, node.natsAddress),
+    };
+
     node.setClusterStatus = function (st) {
       node.clusterStatus = st;
       for (const u of node.users) {
@@ -100,17 +111,33 @@ module.exports = function (RED) {
       });
     }
 
+    // The editor's cluster sidebar (lib/cluster-view.js): this cluster's instances, live over comms.
+    node.view = new ClusterView({
+      configId: node.id,
+      label: node.name || `${node.instanceId} @ ${node.params.natsAddress}`,
+      selfId: node.instanceId,
+      cluster: node.cluster,
+      statusOf: () => node.clusterStatus,
+      subscriptions: () => Array.from(node.users)
+        .filter((u) => u.type === 'ClusterSubscribeNode').flatMap((u) => splitPatterns(u.subjectPattern)),
+      publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
+      throttleMs: 500,
+    });
+
     /// A publish/subscribe node starts using this config.
     node.register = function (user) {
       node.users.add(user);
       user.onClusterStatus(node.clusterStatus);
+      if (node.view) node.view.refresh();
     };
     node.deregister = function (user) {
       node.users.delete(user);
+      if (node.view) node.view.refresh();
     };
     node.statusFor = (st, opts) => statusFor(st, opts);
 
     node.on('close', function (removed, done) {
+      if (node.view) { node.view.close(); node.view = null; }
       const c = node.cluster;
       node.cluster = null;
       node.users.clear();
@@ -140,23 +167,29 @@ module.exports = function (RED) {
     return n;
   }
 
-  function publicStatus(n) {
+  /// GET /cluster/status: the original's {status, params} + our connection details beside them (the
+  /// node-status object the nodes show is `nodeStatus`).
+  function statusAnswer(n) {
     const st = n.clusterStatus || {};
+    const state = st.state || 'idle';
     return {
+      status: originalStatusOf(state),
+      params: Object.assign({}, n.params),
       id: n.id,
       name: n.name || '',
       instanceId: n.instanceId,
       role: n.role,
       zkRootPath: n.zkRootPath,
-      natsAddress: n.natsAddress.replace(/\/\/[^@/]*@/g, '//'), // never echo URL credentials
-      state: st.state || 'idle',
-      connected: st.state === 'connected',
-      server: st.server || '',
+      natsAddress: withoutUrlCredentials(n.natsAddress),
+      state,
+      connected: state === 'connected',
+      since: Number(st.since) || null,
+      server: withoutUrlCredentials(st.server),
       outboxMessages: Number(st.outboxMessages) || 0,
       outboxBytes: Number(st.outboxBytes) || 0,
       outboxFull: !!st.outboxFull,
-      error: st.error ? { code: st.error.code, message: st.error.message } : null,
-      status: statusFor(st),
+      error: st.error ? { code: st.error.code, message: withoutUrlCredentials(st.error.message) } : null,
+      nodeStatus: statusFor(st),
     };
   }
 
@@ -169,18 +202,14 @@ module.exports = function (RED) {
 
   RED.httpAdmin.get('/cluster/status/:configId', RED.auth.needsPermission('cluster.read'), (req, res) => {
     const n = withCluster(req, res);
-    if (n) res.json(publicStatus(n));
+    if (n) res.json(statusAnswer(n));
   });
 
   RED.httpAdmin.get('/cluster/members/:configId', RED.auth.needsPermission('cluster.read'), async (req, res) => {
     const n = withCluster(req, res);
     if (!n) return;
     try {
-      const instances = await discoverOf(n);
-      res.json(instances.map((i) => ({
-        instanceId: i.instanceId, role: i.role, natsAddress: String(i.natsAddress || '').replace(/\/\/[^@/]*@/g, '//'),
-        online: i.online !== false, lastSeen: i.lastSeen || null, self: i.instanceId === n.instanceId,
-      })));
+      res.json(membersAnswer(await discoverOf(n), n.instanceId));
     } catch (err) {
       res.status(503).json({ error: err.code || 'error', message: err.message });
     }
@@ -190,12 +219,7 @@ module.exports = function (RED) {
     const n = withCluster(req, res);
     if (!n) return;
     try {
-      const instances = await discoverOf(n);
-      const clean = instances.map((i) => ({
-        instanceId: i.instanceId, role: i.role, online: i.online !== false, lastSeen: i.lastSeen || null,
-        endpoints: (i.endpoints || []).map((e) => ({ subject: e.subject, mode: e.mode, ttl: e.ttl })),
-      }));
-      res.json({ instances: clean, subjects: suggestionsFrom(clean) });
+      res.json(discoveryAnswer(await discoverOf(n), n.instanceId));
     } catch (err) {
       res.status(503).json({ error: err.code || 'error', message: err.message });
     }

@@ -74,6 +74,66 @@ test('suggestions from discovery', () => {
   assert.deepEqual(s, ['*.sensors.t', 'a.>', 'a.sensors.t']);
 });
 
+test('admin answers: our states map onto the original plugin\'s five status words', () => {
+  const map = { idle: 'idle', connecting: 'connecting', connected: 'connected', disconnected: 'disconnected',
+    reconnecting: 'disconnected', closed: 'disconnected', failed: 'error', whatever: 'error', constructor: 'error' };
+  for (const [ours, original] of Object.entries(map)) assert.equal(c.originalStatusOf(ours), original, ours);
+});
+
+test('admin answers: the auth kind in the client\'s order, URL credentials never shown', () => {
+  assert.equal(c.authKindOf({ creds: 'x', nkeySeed: 'S', token: 't', user: 'u' }), 'creds');
+  assert.equal(c.authKindOf({ nkeySeed: 'S', token: 't', user: 'u' }), 'nkey');
+  assert.equal(c.authKindOf({ token: 't', user: 'u', password: 'p' }), 'token');
+  assert.equal(c.authKindOf({ user: 'u', password: 'p' }), 'user');
+  assert.equal(c.authKindOf({}, 'a:1, nats://u:p@b:2'), 'url');
+  assert.equal(c.authKindOf({}, 'nats://b:2'), 'none');
+  assert.equal(c.withoutUrlCredentials('nats://u:p@a:1,tls://tok@b:2 c:3'), 'nats://a:1,tls://b:2 c:3');
+});
+
+test('admin answers: members and discovery have the original plugin\'s shape with ours beside it', () => {
+  const list = [
+    { instanceId: 'b', role: 'Observer', natsAddress: 'nats://u:p@h:1', presence: 'stale', online: false, lastSeen: 1700000000000, legacy: false, self: true, endpoints: [] },
+    { instanceId: 'a', role: 'Member', natsAddress: 'h:1', presence: 'online', online: true, legacy: true,
+      endpoints: [{ subject: 'z.y', mode: 'Ephemeral', ttl: 5 }, { subject: 'sensors.t', mode: 'Durable', ttl: 30 }] },
+  ];
+  assert.deepEqual(c.membersAnswer(list, 'b'), {
+    members: ['a', 'b'],
+    instances: {
+      a: { natsAddress: 'h:1', role: 'Member', presence: 'online', online: true, lastSeen: null, legacy: true, self: false },
+      b: { natsAddress: 'nats://h:1', role: 'Observer', presence: 'stale', online: false, lastSeen: 1700000000000, legacy: false, self: true },
+    },
+  });
+  const d = c.discoveryAnswer(list, 'b');
+  assert.deepEqual(Object.keys(d), ['instances', 'endpoints', 'endpointDetails', 'subjects']);
+  assert.deepEqual(d.instances, c.membersAnswer(list, 'b').instances);
+  assert.deepEqual(d.endpoints, { a: ['sensors.t', 'z.y'], b: [] });
+  assert.deepEqual(d.endpointDetails.a, [{ subject: 'sensors.t', mode: 'Durable', ttl: 30 }, { subject: 'z.y', mode: 'Ephemeral', ttl: 5 }]);
+  assert.deepEqual(d.subjects, ['*.sensors.t', '*.z.y', 'a.>', 'a.sensors.t', 'a.z.y', 'b.>']);
+  assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [] });
+});
+
+test('sidebar view rows: instances sorted, own subscriptions only, departed ones kept offline with their last seen', () => {
+  const { viewRows } = require('../lib/cluster-view');
+  const departed = new Map();
+  const a = { instanceId: 'a', role: 'Member', natsAddress: 'h:1', presence: 'online', online: true, lastSeen: 1000, endpoints: [{ subject: 'y', mode: 'Durable', ttl: 0 }, { subject: 'x', mode: 'Ephemeral', ttl: 5 }] };
+  const b = { instanceId: 'b', role: 'Observer', natsAddress: 'nats://u:p@h:1', presence: 'online', online: true, lastSeen: 2000, self: true, endpoints: [] };
+  let rows = viewRows([b, a], departed, 'b', ['a.>']);
+  assert.deepEqual(rows.map((r) => r.instanceId), ['a', 'b']);
+  assert.deepEqual(rows[0].endpoints.map((e) => e.subject), ['x', 'y']);
+  assert.equal(rows[0].subscriptions, null, 'other instances do not announce their subscriptions');
+  assert.deepEqual(rows[1].subscriptions, ['a.>']);
+  assert.equal(rows[1].natsAddress, 'nats://h:1');
+  // a leaves: its entry says offline without a time (keeps 1000 from before), or is gone (kept as "left").
+  rows = viewRows([b, Object.assign({}, a, { presence: 'offline', online: false, lastSeen: undefined })], departed, 'b', [], rows);
+  assert.deepEqual([rows[0].presence, rows[0].online, rows[0].lastSeen], ['offline', false, 1000]);
+  departed.set('a', { instance: a, leftAt: 5000 });
+  rows = viewRows([b], departed, 'b', [], rows);
+  assert.deepEqual([rows[0].instanceId, rows[0].presence, rows[0].online, rows[0].lastSeen], ['a', 'left', false, 1000]);
+  rows = viewRows([b, a], departed, 'b', [], rows);
+  assert.equal(departed.size, 0, 'back: no longer departed');
+  assert.equal(rows[0].presence, 'online');
+});
+
 test('ack references (msg.cluster.ackId) round-trip; anything else is refused', () => {
   const id = c.formatAckId('a1b2c3d4e5f60718', '0123456789ab', 42);
   assert.deepEqual(c.parseAckId(id), { nodeId: 'a1b2c3d4e5f60718', session: '0123456789ab', deliveryId: 42 });

@@ -64,11 +64,20 @@ test('discovery lists both instances and the subjects they publish', async () =>
     const r = await B.request('GET', '/cluster/discovery/cb');
     return r.json && r.json.subjects && r.json.subjects.includes('node-a.orders.new') ? r.json : null;
   }, 10000, 'discovery');
-  const ids = d.instances.map((i) => i.instanceId).sort();
+  // The original plugin's shape: instances and endpoints keyed by instance id, subjects relative to it.
+  const ids = Object.keys(d.instances).sort();
   assert.ok(ids.includes('node-a') && ids.includes('node-b'), ids.join(','));
+  assert.deepEqual(d.instances['node-a'], Object.assign({}, d.instances['node-a'], { natsAddress: server.address, role: 'Member' }));
+  assert.ok(d.endpoints['node-a'].includes('orders.new'), JSON.stringify(d.endpoints));
+  assert.ok(d.endpoints['node-b'].every((s) => typeof s === 'string'));
+  assert.equal(d.instances['node-a'].online, true);
   const members = await A.request('GET', '/cluster/members/ca');
-  assert.ok(members.json.some((m) => m.instanceId === 'node-b'));
-  assert.ok(!JSON.stringify([d, members.json]).includes(PASS));
+  assert.ok(members.json.members.includes('node-b') && members.json.members.includes('node-a'), JSON.stringify(members.json));
+  assert.equal(members.json.instances['node-a'].self, true);
+  const status = await A.request('GET', '/cluster/status/ca');
+  assert.equal(status.json.status, 'connected');
+  assert.equal(status.json.params.auth, 'user');
+  assert.ok(!JSON.stringify([d, members.json, status.json]).includes(PASS));
 });
 
 test('durable messages wait for a stopped subscriber instance and arrive in order', async () => {

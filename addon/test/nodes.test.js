@@ -112,28 +112,87 @@ test('observer: publish nodes are grey and discard with a warning', async () => 
   assert.equal(callsOf(pub, 'error').length, 0);
 });
 
-test('admin endpoints: status, members, discovery, test connection; no secrets', async () => {
-  const flow = [F.tab, F.config('cfg', 'node-f', nats.server.address), F.publisher('pub', 'cfg', 'metrics.cpu'),
-    F.subscriber('sub', 'cfg', '*.metrics.>', ['out']), F.sink('out')];
-  await helper.load(NODES, flow, { cfg: { natsUser: 'nodered', natsPass: 'your_password_here' } });
+test('admin endpoints: the original plugin\'s shapes plus ours, test connection; no secrets', async () => {
+  // Two instances with endpoints, and a third configuration whose secrets the server does not accept; a
+  // root of their own, so no instance of another test shows up.
+  const ROOT = '/admin-shapes';
+  const SECRETS = { token: 'tok-secret-4711', nkeySeed: 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4', creds: 'creds-secret-0815' };
+  const flow = [F.tab,
+    F.config('cfg', 'node-f', nats.server.address, { zkRootPath: ROOT }),
+    F.publisher('pub', 'cfg', 'metrics.cpu'),
+    F.publisher('pube', 'cfg', 'alerts.door', { mode: 'Ephemeral', ttl: 5 }),
+    F.subscriber('sub', 'cfg', '*.metrics.>', ['out']), F.sink('out'),
+    F.config('cfg2', 'node-g', `nats://nodered:your_password_here@${nats.server.address}`, { zkRootPath: ROOT, role: 'Observer' }),
+    F.subscriber('sub2', 'cfg2', 'node-f.>', ['out2']), F.sink('out2'),
+    F.config('cfg3', 'node-h', nats.server.address, { zkRootPath: ROOT }),
+    F.config('cfg4', 'node-i', nats.server.address, { zkRootPath: ROOT })];
+  await helper.load(NODES, flow, {
+    cfg: { natsUser: 'nodered', natsPass: 'your_password_here' },
+    cfg3: { natsUser: 'nodered', natsPass: 'your_password_here', token: SECRETS.token },
+    cfg4: Object.assign({ natsUser: 'nodered', natsPass: 'your_password_here' }, SECRETS),
+  });
   await waitStatus(helper.getNode('sub'), connected);
+  await waitStatus(helper.getNode('sub2'), connected);
   const got = collect(helper.getNode('out'), 1);
   helper.getNode('pub').receive({ payload: 0.5 });
   await got;
 
-  const st = await helper.request().get('/cluster/status/cfg').expect(200);
+  // status: {status, params} exactly as the original, then ours.
+  const st = await helper.request().get('/cluster/status/cfg').expect(200).expect('Content-Type', /json/);
+  assert.equal(st.body.status, 'connected');
+  assert.deepEqual(st.body.params, { natsAddress: nats.server.address, instanceId: 'node-f', rootPath: ROOT, role: 'Member', tls: false, auth: 'user' });
   assert.equal(st.body.instanceId, 'node-f');
+  assert.equal(st.body.state, 'connected');
   assert.equal(st.body.connected, true);
-  await helper.request().get('/cluster/status/nope').expect(404);
+  assert.deepEqual(st.body.nodeStatus, { fill: 'green', shape: 'dot', text: 'connected' });
+  assert.equal(typeof st.body.outboxMessages, 'number');
+  const st2 = await helper.request().get('/cluster/status/cfg2').expect(200);
+  assert.deepEqual(st2.body.params, { natsAddress: `nats://${nats.server.address}`, instanceId: 'node-g', rootPath: ROOT, role: 'Observer', tls: false, auth: 'url' });
+  // cfg3 logs in with the token (before user/password in the client's order), which the server refuses:
+  // 'error'. cfg4 sends the creds (first in that order, before the nkey seed).
+  let last3 = null;
+  const st3 = await until(async () => {
+    last3 = await helper.request().get('/cluster/status/cfg3');
+    return last3.body.status === 'error' ? last3 : null;
+  }, 15000, 'cfg3 failed').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last3 && last3.body)}`); });
+  assert.equal(st3.body.state, 'failed');
+  assert.equal(st3.body.params.auth, 'token');
+  assert.ok(st3.body.error && st3.body.error.code, JSON.stringify(st3.body));
+  const st4 = await helper.request().get('/cluster/status/cfg4').expect(200);
+  assert.equal(st4.body.params.auth, 'creds');
+  const nf = await helper.request().get('/cluster/status/nope').expect(404).expect('Content-Type', /json/);
+  assert.equal(nf.body.error, 'not_found');
+  assert.equal((await helper.request().get('/cluster/members/nope').expect(404)).body.error, 'not_found');
+  assert.equal((await helper.request().get('/cluster/discovery/nope').expect(404)).body.error, 'not_found');
 
+  // members: {members: [ids]} + our per-instance details.
   const members = await helper.request().get('/cluster/members/cfg').expect(200);
-  assert.ok(members.body.some((m) => m.instanceId === 'node-f' && m.self));
+  assert.deepEqual(Object.keys(members.body).sort(), ['instances', 'members']);
+  assert.deepEqual(members.body.members, ['node-f', 'node-g']);
+  assert.equal(members.body.instances['node-f'].self, true);
+  assert.equal(members.body.instances['node-g'].self, false);
+  assert.equal(members.body.instances['node-g'].role, 'Observer');
+  assert.equal(members.body.instances['node-g'].online, true);
+  assert.ok(members.body.instances['node-g'].lastSeen > 0);
 
+  // discovery: {instances: {id: {natsAddress, role}}, endpoints: {id: [relative subjects]}} + ours.
   const disc = await until(async () => {
-    const r = await helper.request().get('/cluster/discovery/cfg');
-    return r.body.subjects && r.body.subjects.includes('node-f.metrics.cpu') ? r : null;
-  }, 10000, 'endpoint in discovery');
-  assert.ok(disc.body.subjects.includes('*.metrics.cpu'));
+    const r = await helper.request().get('/cluster/discovery/cfg2');
+    return r.body.endpoints && r.body.endpoints['node-f'] && r.body.endpoints['node-f'].length === 2 ? r : null;
+  }, 10000, 'both endpoints in discovery');
+  const d = disc.body;
+  assert.deepEqual(Object.keys(d.instances).sort(), ['node-f', 'node-g']);
+  assert.equal(d.instances['node-f'].natsAddress, nats.server.address);
+  assert.equal(d.instances['node-f'].role, 'Member');
+  assert.equal(d.instances['node-g'].natsAddress, `nats://${nats.server.address}`, 'URL credentials are not shown');
+  assert.equal(d.instances['node-g'].role, 'Observer');
+  assert.deepEqual(d.endpoints, { 'node-f': ['alerts.door', 'metrics.cpu'], 'node-g': [] });
+  assert.equal(d.instances['node-f'].online, true);
+  assert.equal(d.instances['node-f'].legacy, false);
+  assert.equal(d.instances['node-g'].self, true);
+  assert.deepEqual(d.endpointDetails['node-f'], [
+    { subject: 'alerts.door', mode: 'Ephemeral', ttl: 5 }, { subject: 'metrics.cpu', mode: 'Durable', ttl: 0 }]); // a durable endpoint has no TTL
+  assert.ok(d.subjects.includes('node-f.metrics.cpu') && d.subjects.includes('*.metrics.cpu'), d.subjects.join(' '));
 
   const ok = await helper.request().post('/cluster/testconnection')
     .send({ id: 'cfg', natsAddress: nats.server.address, credentials: { natsUser: 'nodered', natsPass: '__PWRD__' } }).expect(200);
@@ -148,8 +207,13 @@ test('admin endpoints: status, members, discovery, test connection; no secrets',
     .send({ natsAddress: `tls://${nats.server.address}`, timeout: 3000 }).expect(200);
   assert.equal(tls.body.code, 'tls', JSON.stringify(tls.body));
 
-  for (const r of [st, members, disc, ok, bad, gone, tls]) {
-    assert.ok(!JSON.stringify(r.body).includes('your_password_here'), 'no secret in admin responses');
+  const all = [st, st2, st3, st4, members, disc, ok, bad, gone, tls]
+    .concat(await Promise.all(['cfg2', 'cfg3', 'cfg4'].flatMap((c) => ['members', 'discovery'].map((r) => helper.request().get(`/cluster/${r}/${c}`)))));
+  for (const r of all) {
+    const text = JSON.stringify(r.body);
+    for (const secret of ['your_password_here', SECRETS.token, SECRETS.nkeySeed, SECRETS.creds]) {
+      assert.ok(!text.includes(secret), `no secret in admin responses: ${text}`);
+    }
   }
 });
 
