@@ -171,6 +171,19 @@ for (const signal of ['SIGINT', 'SIGKILL']) {
   });
 }
 
+test('flows restarted (deploy "reload") while messages flow: nothing late, nothing lost', async () => {
+  const tag = 'reload';
+  const counts = { d: 1500, e60: 300 };
+  const emitting = A.request('POST', '/emit', { tag, durable: counts.d, eph60: counts.e60, perTick: 40, tickMs: 10 });
+  await until(() => B.received().some((m) => m.payload.tag === tag), 10000, 'B receiving');
+  // What the editor's "Restart flows" does: every node of B is stopped and started again in this process.
+  await B.deploy(flowB(server.address), 'reload');
+  const ready = await readyAt(B, 'cb');
+  await emitting;
+  await until(complete(tag, counts), 15000, `${tag}: all messages at B`).catch(() => {});
+  check(tag, counts, ready);
+});
+
 test('the restarted subscriber left nothing pending on its consumer', async () => {
   const r = await request(server, 'nodered', PASS, '$JS.API.CONSUMER.INFO.NODERED_CLUSTER.inst-b_sb', '');
   await until(async () => {
