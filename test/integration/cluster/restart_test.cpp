@@ -135,10 +135,29 @@ void check_union(const std::vector<std::string>& published, const std::vector<se
   BOOST_TEST(firsts == published, boost::test_tools::per_element());
 }
 
-std::vector<seen> collect_seen(const collector& c, const std::vector<steady_clock::time_point>& at) {
-  std::vector<seen> out;
-  for (std::size_t i = 0; i < c.got.size(); ++i) out.push_back({c.got[i].payload, c.got[i].redelivered, at[i]});
-  return out;
+/// The second process's subscription: every delivery with the time it arrived.
+struct timed_collector {
+  std::vector<delivery> got;
+  std::vector<steady_clock::time_point> at;
+  std::vector<seen> seen_list() const {
+    std::vector<seen> out;
+    for (std::size_t i = 0; i < got.size(); ++i) out.push_back({got[i].payload, got[i].redelivered, at[i]});
+    return out;
+  }
+};
+
+/// Subscribes `c` with the key and patterns of the first run (acked when the handler returns).
+void subscribe_timed(node& n, timed_collector& c) {
+  subscribe_options o;
+  o.key = "flow-node";
+  o.patterns = "pub.>";
+  o.start = start_position::all;
+  error_code ec;
+  n.subscribe(o, [&c](delivery&& d) {
+    c.at.push_back(steady_clock::now());
+    c.got.push_back(std::move(d));
+  }, ec);
+  BOOST_REQUIRE_MESSAGE(!ec, "subscribe: " << ec.message());
 }
 
 }  // namespace
@@ -174,18 +193,8 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
   // Right after the exit, and while the new process starts.
   p.send(200);
   node sub(ioc.get_executor(), make_config(srv, "sub"));
-  collector c;
-  std::vector<steady_clock::time_point> at;
-  subscribe_options o;
-  o.key = "flow-node";
-  o.patterns = "pub.>";
-  o.start = start_position::all;
-  error_code ec;
-  sub.subscribe(o, [&](delivery&& d) {
-    at.push_back(steady_clock::now());
-    c.got.push_back(std::move(d));
-  }, ec);
-  BOOST_REQUIRE(!ec);
+  timed_collector c;
+  subscribe_timed(sub, c);
   p.send(200);
   BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
   auto ready = steady_clock::now();
@@ -202,15 +211,15 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
   };
   BOOST_TEST(run_until(ioc, complete, 10s), "every message reached one of the two processes");
   run_for(ioc, 300ms);
-  check_union(p.all, first_run, collect_seen(c, at));
+  check_union(p.all, first_run, c.seen_list());
   // Nothing waited for ack wait: the last delivery is within the bound of ready / the last publish. (The
   // counts keep the backlog at about a thousand messages, so the bound measures the restart, not the
   // throughput of a debug build on a busy machine.)
-  BOOST_REQUIRE(!at.empty());
-  auto last = *std::max_element(at.begin(), at.end());
-  for (std::size_t i = 1; i < at.size(); ++i)
-    if (at[i] - at[i - 1] > 500ms)
-      BOOST_TEST_MESSAGE("pause of " << std::chrono::duration_cast<std::chrono::milliseconds>(at[i] - at[i - 1]).count() << " ms before delivery " << i << " of " << at.size() << ": " << c.got[i].payload << " seq " << c.got[i].stream_sequence << (c.got[i].redelivered ? " r" : ""));
+  BOOST_REQUIRE(!c.at.empty());
+  auto last = *std::max_element(c.at.begin(), c.at.end());
+  for (std::size_t i = 1; i < c.at.size(); ++i)
+    if (c.at[i] - c.at[i - 1] > 500ms)
+      BOOST_TEST_MESSAGE("pause of " << std::chrono::duration_cast<std::chrono::milliseconds>(c.at[i] - c.at[i - 1]).count() << " ms before delivery " << i << " of " << c.at.size() << ": " << c.got[i].payload << " seq " << c.got[i].stream_sequence << (c.got[i].redelivered ? " r" : ""));
   BOOST_TEST((last - std::max(ready, all_published) < bound),
              "last delivery " << std::chrono::duration_cast<std::chrono::milliseconds>(last - std::max(ready, all_published)).count()
                               << " ms after ready and last publish");
@@ -253,18 +262,8 @@ BOOST_AUTO_TEST_CASE(clean_stop_with_unacked_deliveries_next_run_gets_them_at_on
   p.send(200);  // while it starts
   BOOST_REQUIRE_EQUAL(start(ioc, sub), error_code{});
   auto ready = steady_clock::now();
-  collector c;
-  std::vector<steady_clock::time_point> at;
-  subscribe_options o;
-  o.key = "flow-node";
-  o.patterns = "pub.>";
-  o.start = start_position::all;
-  error_code ec;
-  sub.subscribe(o, [&](delivery&& d) {
-    at.push_back(steady_clock::now());
-    c.got.push_back(std::move(d));
-  }, ec);
-  BOOST_REQUIRE(!ec);
+  timed_collector c;
+  subscribe_timed(sub, c);
   BOOST_REQUIRE(run_until(ioc, [&] { return p.done(); }, 30s));
   auto all_published = steady_clock::now();
   BOOST_REQUIRE(run_until(ioc, [&] {
@@ -279,8 +278,8 @@ BOOST_AUTO_TEST_CASE(clean_stop_with_unacked_deliveries_next_run_gets_them_at_on
   for (auto& d : c.got) second.insert(d.payload);
   for (std::size_t i = 0; i < first_run.size(); ++i)
     BOOST_TEST((second.count(first_run[i].payload) == 1) == (i >= 100), first_run[i].payload << " (acked: " << (i < 100) << ")");
-  check_union(p.all, first_run, collect_seen(c, at));
-  auto last = *std::max_element(at.begin(), at.end());
+  check_union(p.all, first_run, c.seen_list());
+  auto last = *std::max_element(c.at.begin(), c.at.end());
   BOOST_TEST((last - std::max(ready, all_published) < bound));
   BOOST_TEST(!stop(ioc, sub));
   BOOST_TEST(!stop(ioc, pub));
