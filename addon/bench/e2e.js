@@ -44,7 +44,7 @@ const timer = setInterval(() => { for (let k = 0; k < per && i < n; k++, i++) no
 return null;`
     // Bursts of BURST messages, each in one synchronous loop; the next burst on the next event-loop turn.
     : `const n = msg.payload.count; let i = 0;
-const burst = () => { const end = Math.min(n, i + ${BURST}); for (; i < end; i++) node.send({payload: {i, t: Date.now(), pad: ${pad}}}); if (i < n) setImmediate(burst); };
+const burst = () => { const end = Math.min(n, i + ${BURST}); for (; i < end; i++) node.send({payload: {i, t: Date.now(), pad: ${pad}}}); if (i < n) setTimeout(burst, 0); };
 burst();
 return null;`;
 }

@@ -352,15 +352,18 @@ class Cluster extends EventEmitter {
   publish(subject, payload, opts = {}, callback = undefined) {
     const mode = String(opts.mode || 'durable').toLowerCase() === 'ephemeral' ? 'ephemeral' : 'durable';
     const ttl = Number(opts.ttl) > 0 ? Number(opts.ttl) : 0;
-    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload == null ? '' : payload));
+    // A string stays a string until the batch is flushed: then all texts are encoded into one Buffer.
+    const body = Buffer.isBuffer(payload) ? payload : String(payload == null ? '' : payload);
+    // At most this many bytes (UTF-8 needs up to 3 per UTF-16 unit).
+    const size = typeof body === 'string' ? body.length * 3 : body.length;
     const subj = String(subject);
     // Payload offsets cross as 32-bit numbers: a very large burst goes in several batches, in order.
-    if (this._pubBatch && this._pubBatch.bytes + body.length > MAX_BATCH_BYTES) this._flush();
+    if (this._pubBatch && this._pubBatch.bytes + size > MAX_BATCH_BYTES) this._flush();
     const enqueue = (id) => {
       const b = this._pubBatch || (this._pubBatch = { ids: [], subjects: [], subjectIndex: new Map(), subjectOf: [], payloads: [], bytes: 0, eph: [], ttls: [] });
       let si = b.subjectIndex.get(subj);
       if (si === undefined) { si = b.subjects.length; b.subjects.push(subj); b.subjectIndex.set(subj, si); }
-      b.ids.push(id); b.subjectOf.push(si); b.payloads.push(body); b.bytes += body.length;
+      b.ids.push(id); b.subjectOf.push(si); b.payloads.push(body); b.bytes += size;
       b.eph.push(mode === 'ephemeral' ? 1 : 0); b.ttls.push(ttl);
       this._scheduleFlush();
     };
@@ -406,9 +409,21 @@ class Cluster extends EventEmitter {
         // Columns (src/cluster_wrap.cpp publishBatch): one Buffer for all payloads, typed arrays.
         const n = b.ids.length;
         const off = new Uint32Array(n + 1);
-        for (let i = 0, pos = 0; i < n; i++) { off[i] = pos; pos += b.payloads[i].length; off[i + 1] = pos; }
+        let pos = 0;
+        for (let i = 0; i < n; i++) {
+          const p = b.payloads[i];
+          off[i] = pos;
+          pos += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
+        }
+        off[n] = pos;
+        // One Buffer for the batch, each text encoded straight into its place.
+        const all = Buffer.allocUnsafe(pos);
+        for (let i = 0; i < n; i++) {
+          const p = b.payloads[i];
+          if (typeof p === 'string') all.write(p, off[i], 'utf8'); else p.copy(all, off[i]);
+        }
         this._native.publishBatch(Float64Array.from(b.ids), b.subjects, Uint32Array.from(b.subjectOf),
-          Buffer.concat(b.payloads, b.bytes), off, Uint8Array.from(b.eph), Float64Array.from(b.ttls));
+          all, off, Uint8Array.from(b.eph), Float64Array.from(b.ttls));
       }
     } catch (err) {
       for (const id of b.ids) {
@@ -417,7 +432,8 @@ class Cluster extends EventEmitter {
       }
     }
     if (a) {
-      try { this._native.ackBatch(a); } catch (err) { this.emit('warning', makeError(err)); }
+      // A typed array: the addon reads it as one block instead of one N-API call per element.
+      try { this._native.ackBatch(Float64Array.from(a)); } catch (err) { this.emit('warning', makeError(err)); }
     }
     if (st) {
       try {

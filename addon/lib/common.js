@@ -34,9 +34,11 @@ function splitPatterns(s) {
   return String(s || '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
-/// msg.payload → bytes on the wire. Like the original plugin, everything is JSON.stringify'd (so a string
-/// "open" travels as "\"open\"" and comes back as the same string); a Buffer is sent as its raw bytes.
-/// Throws with code INVALID_PAYLOAD when the value cannot be serialised (circular, BigInt, ...).
+/// msg.payload → what goes on the wire: its JSON text (sent as UTF-8), or a Buffer's raw bytes. Like the
+/// original plugin, everything is JSON.stringify'd (so a string "open" travels as "\"open\"" and comes back
+/// as the same string). The text stays a string: the publish batch encodes all of a burst's texts into
+/// one Buffer (no Buffer per message). Throws with code INVALID_PAYLOAD when the value cannot be
+/// serialised (circular, BigInt, ...).
 function encodePayload(payload) {
   if (Buffer.isBuffer(payload)) return payload;
   let text;
@@ -48,7 +50,7 @@ function encodePayload(payload) {
     throw e;
   }
   if (text === undefined) text = 'null'; // functions, symbols
-  return Buffer.from(text, 'utf8');
+  return text;
 }
 
 /// Bytes from the wire → msg.payload: parsed JSON; else the text when it is valid UTF-8; else the Buffer.

@@ -252,13 +252,14 @@ Napi::Value cluster_wrap::publish_batch(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// ackBatch(deliveryIds[])
+// ackBatch(deliveryIds: Float64Array)
 Napi::Value cluster_wrap::ack_batch(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsArray()) throw make_error(info.Env(), "INVALID_ARGUMENT", "ackBatch(ids)");
-  auto a = info[0].As<Napi::Array>();
-  std::vector<std::uint64_t> ids;
-  ids.reserve(a.Length());
-  for (std::uint32_t i = 0; i < a.Length(); ++i) ids.push_back(static_cast<std::uint64_t>(a.Get(i).As<Napi::Number>().DoubleValue()));
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw make_error(info.Env(), "INVALID_ARGUMENT", "ackBatch(ids: Float64Array)");
+  auto a = info[0].As<Napi::Float64Array>();
+  std::vector<std::uint64_t> ids(a.ElementLength());
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint64_t>(a[i]);
   auto s = state_;
   post([s, ids = std::move(ids)] {
     if (!s->node) return;
