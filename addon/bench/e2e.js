@@ -16,6 +16,7 @@
 //   BENCH_PAYLOAD=<bytes>  padding per message (default 300)
 //   BENCH_PROFILE=<dir>    V8 CPU profiles of both Node-RED processes + the timed windows (windows.jsonl)
 //   BENCH_THREADS=1        CPU per thread name
+//   BENCH_PERF=<file>      `perf record -g` of A, B and nats-server over each timed window (<file>.<variant>.<n>)
 //   BENCH_RECORDER=node    B ends in a minimal custom node (bench/sink) instead of the function node
 // Needs the nats.js v3 packages of bench/ (repository root): `cd bench && npm ci`.
 const path = require('path');
@@ -211,12 +212,21 @@ async function runOne(ctx, variant, n, rate) {
     }
   }
   await new Promise((r) => setTimeout(r, 1000)); // subscriptions / consumers in place
+  // BENCH_PERF=<file>: `perf record` of both Node-RED processes and nats-server over the timed window
+  // (native frames of the io threads and the server; JS frames are in BENCH_PROFILE's V8 profiles).
+  let perf = null;
+  if (process.env.BENCH_PERF) {
+    perf = require('child_process').spawn('perf', ['record', '-F', '999', '-g', '-o', `${process.env.BENCH_PERF}.${variant}.${n}`,
+      '-p', [A.proc.pid, B.proc.pid, server.proc.pid].join(',')], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 500));
+  }
   const cpu0 = { A: cpuOf(A.proc.pid), B: cpuOf(B.proc.pid), S: cpuOf(server.proc.pid, false) };
   const t0 = process.hrtime.bigint() / 1000n; // µs, the clock of V8's CPU profiles (monotonic)
   await A.request('POST', '/go', { count: n });
   const until = Date.now() + Number(process.env.BENCH_WAIT_MS || 180000);
   while (!fs.existsSync(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   const cpu1 = { A: cpuOf(A.proc.pid), B: cpuOf(B.proc.pid), S: cpuOf(server.proc.pid, false) };
+  if (perf) { const exited = new Promise((r) => perf.once('exit', r)); perf.kill('SIGINT'); await exited; }
   if (process.env.BENCH_PROFILE) {
     fs.appendFileSync(path.join(process.env.BENCH_PROFILE, 'windows.jsonl'), JSON.stringify({ variant, n, rate,
       A: A.proc.pid, B: B.proc.pid, fromUs: String(t0), toUs: String(process.hrtime.bigint() / 1000n) }) + '\n');
