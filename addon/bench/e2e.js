@@ -16,6 +16,7 @@
 //   BENCH_PAYLOAD=<bytes>  padding per message (default 300)
 //   BENCH_PROFILE=<dir>    V8 CPU profiles of both Node-RED processes + the timed windows (windows.jsonl)
 //   BENCH_THREADS=1        CPU per thread name
+//   BENCH_KEEP=<dir>       keep B's per-message log (index, sent ms, received ms) of each run
 //   BENCH_PERF=<file>      `perf record -g` of A, B and nats-server over each timed window (<file>.<variant>.<n>)
 //   BENCH_RECORDER=node    B ends in a minimal custom node (bench/sink) instead of the function node
 // Needs the nats.js v3 packages of bench/ (repository root): `cd bench && npm ci`.
@@ -126,7 +127,7 @@ if (!r) {
   const dir = env.get('NRC_USER_DIR'), file = path.join(dir, 'bench.json'), log = path.join(dir, 'received.log'), ctx = context;
   r = (m) => {
     const t = Date.now(), p = m.payload;
-    fs.appendFileSync(log, p.i + ' ' + t + '\\n');
+    fs.appendFileSync(log, p.i + ' ' + p.t + ' ' + t + '\\n');
     if (st.n === 0) st.first = p.t;
     if (p.i <= st.last) st.inOrder = false; else st.last = p.i;
     st.lat.push(t - p.t);
@@ -211,7 +212,7 @@ async function runOne(ctx, variant, n, rate) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  await new Promise((r) => setTimeout(r, 1000)); // subscriptions / consumers in place
+  await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE_MS || 3000))); // subscriptions / consumers in place
   // BENCH_PERF=<file>: `perf record` of both Node-RED processes and nats-server over the timed window
   // (native frames of the io threads and the server; JS frames are in BENCH_PROFILE's V8 profiles).
   let perf = null;
@@ -232,6 +233,8 @@ async function runOne(ctx, variant, n, rate) {
       A: A.proc.pid, B: B.proc.pid, fromUs: String(t0), toUs: String(process.hrtime.bigint() / 1000n) }) + '\n');
   }
   if (!fs.existsSync(out)) return { variant, n, rate, error: 'not all messages arrived in time' };
+  // BENCH_KEEP=<dir>: B's per-message log (index, sent ms, received ms) of every run.
+  if (process.env.BENCH_KEEP) fs.copyFileSync(path.join(B.userDir, 'received.log'), path.join(process.env.BENCH_KEEP, `${variant}.${n}.${rate}.log`));
   const r = JSON.parse(fs.readFileSync(out, 'utf8'));
   const lat = r.lat.sort((x, y) => x - y);
   const us = (ms) => Math.round((ms * 1000) / n);
@@ -248,9 +251,12 @@ async function runOne(ctx, variant, n, rate) {
 (async () => {
   const one = process.argv[2] !== undefined;
   const variants = (process.argv[3] || ALL.join(',')).split(',');
+  const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+  // Bursts of 5 000 last under a second: several rounds (variants alternating), the median reported.
   const scenarios = one
-    ? [{ n: Number(process.argv[2]), rate: Number(process.argv[4] || 0) }]
-    : [{ n: 5000, rate: 0 }, { n: 100000, rate: 0 }, { n: 500, rate: 100 }, { n: 10000, rate: 5000 }];
+    ? [{ n: Number(process.argv[2]), rate: Number(process.argv[4] || 0), rounds: ROUNDS }]
+    : [{ n: 5000, rate: 0, rounds: ROUNDS }, { n: 100000, rate: 0, rounds: 1 }, { n: 500, rate: 100, rounds: 1 }, { n: 10000, rate: 5000, rounds: 1 }];
+  const loadBefore = os.loadavg();
   const server = await startServer();
   const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   if (process.env.BENCH_PROFILE) fs.mkdirSync(process.env.BENCH_PROFILE, { recursive: true });
@@ -265,11 +271,15 @@ async function runOne(ctx, variant, n, rate) {
   const B = await startNodeRed({ packageDir: PKG, nodeArgs, userDir: userDirB });
   const results = [];
   try {
+    // Warm-up (not reported): every path once, so the first measured variant does not pay for the JIT.
+    if (!process.env.BENCH_PROFILE) for (const v of variants) await runOne({ A, B, server }, v, 2000, 0);
     for (const s of scenarios) {
-      for (const v of variants) {
-        const r = await runOne({ A, B, server }, v, s.n, s.rate);
-        results.push(r);
-        console.error(JSON.stringify(r));
+      for (let round = 0; round < s.rounds; round++) {
+        for (const v of variants) {
+          const r = await runOne({ A, B, server }, v, s.n, s.rate);
+          results.push(r);
+          console.error(JSON.stringify(r));
+        }
       }
     }
   } finally {
@@ -278,26 +288,39 @@ async function runOne(ctx, variant, n, rate) {
     server.cleanup();
     for (const d of [userDirA, userDirB]) fs.rmSync(d, { recursive: true, force: true });
   }
-  const find = (v, s) => results.find((r) => r.variant === v && r.n === s.n && r.rate === s.rate && !r.error);
+  // The run with the median msg/s of a variant in a scenario (its CPU and latency shown with it).
+  const median = (v, s) => {
+    const runs = results.filter((r) => r.variant === v && r.n === s.n && r.rate === s.rate && !r.error).sort((a, b) => a.msgs - b.msgs);
+    if (runs.length === 0) return null;
+    return Object.assign({}, runs[Math.floor(runs.length / 2)], { range: runs.length > 1 ? `${runs[0].msgs}–${runs[runs.length - 1].msgs}` : '' });
+  };
   const ratio = (x, y) => (x && y ? (x / y).toFixed(2) + '×' : '—');
   const rows = [];
+  const cpuRows = [];
   for (const s of scenarios) {
     for (const v of variants) {
-      const r = results.find((x) => x.variant === v && x.n === s.n && x.rate === s.rate);
-      if (!r) continue;
+      const r = median(v, s);
+      const label = s.rate ? `${s.rate} msg/s × ${s.n}` : `${s.n} in bursts of ${Math.min(BURST, s.n)}`;
+      if (!r) {
+        const e = results.find((x) => x.variant === v && x.n === s.n && x.rate === s.rate);
+        if (e) rows.push({ scenario: label, variant: v, error: e.error });
+        continue;
+      }
       const base = v.startsWith('ours') ? (v === 'ours-ephemeral' ? 'ephemeral' : 'durable') : null;
-      const peer = v === 'ours-ephemeral' ? find('natsjs-core', s) : v === 'ours-durable' ? find('natsjs-js', s) : null;
-      rows.push(r.error ? { scenario: s.rate ? `${s.rate} msg/s` : `${s.n} burst`, variant: v, error: r.error } : {
-        scenario: s.rate ? `${s.rate} msg/s × ${s.n}` : `${s.n} in bursts of ${Math.min(BURST, s.n)}`,
-        variant: v, 'msg/s': r.msgs, 'p50 ms': r.p50, 'p99 ms': r.p99, inOrder: r.inOrder,
+      const peer = v === 'ours-ephemeral' ? median('natsjs-core', s) : v === 'ours-durable' ? median('natsjs-js', s) : null;
+      rows.push({
+        scenario: label, variant: v, 'msg/s': r.msgs, range: r.range, 'p50 ms': r.p50, 'p99 ms': r.p99, inOrder: r.inOrder,
         'CPU µs/msg': r.cpu.total,
         '/ original': !s.rate && base ? ratio(r.msgs, ORIGINAL[base]) : '',
         '/ nats.js': !s.rate && peer ? ratio(r.msgs, peer.msgs) : '',
       });
+      cpuRows.push(Object.assign({ scenario: label, variant: v }, r.cpu));
     }
   }
-  console.log(`load average before/after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const la = (l) => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(`${new Date().toISOString()}  ${os.cpus().length} CPUs  load average (1/5/15 min) before: ${la(loadBefore)}  after: ${la(os.loadavg())}`);
+  console.log(`original plugin (published figures, 5 000 bursts): ephemeral ${ORIGINAL.ephemeral} msg/s, durable ${ORIGINAL.durable} msg/s`);
   console.table(rows);
-  console.log('CPU µs per message (user + system; A = publishing Node-RED, B = subscribing Node-RED):');
-  console.table(results.filter((r) => !r.error).map((r) => Object.assign({ variant: r.variant, n: r.n, rate: r.rate }, r.cpu)));
+  console.log('CPU µs per message of the runs above (user + system; A = publishing Node-RED, B = subscribing Node-RED):');
+  console.table(cpuRows);
 })().catch((e) => { console.error(e); process.exit(1); });
