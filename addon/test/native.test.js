@@ -75,6 +75,51 @@ test('two cluster nodes exchange durable and ephemeral messages through nats-ser
   assert.equal(stop, 'stopped', 'both cluster nodes stopped within 10 s');
 });
 
+test('texts and Buffers published in one turn arrive byte for byte and in order; acked ones are not delivered again', { skip, timeout: 60000 }, async () => {
+  const { createCluster } = require('../lib/backend');
+  const server = await startServer();
+  const cfg = (instanceId) => ({ instanceId, rootPath: '/native-batch', servers: server.address, role: 'member' });
+  const clusters = [];
+  try {
+    const a = createCluster(cfg('node-a')); clusters.push(a);
+    const b = createCluster(cfg('node-b')); clusters.push(b);
+    await Promise.all([a.start(), b.start()]);
+    await until(() => a.status().connected && b.status().connected, 15000, 'both connected');
+    const got = [];
+    const sub = b.subscribe({ key: 'batch-sub', patterns: ['node-a.batch'], start: 'all', ack: 'auto' }, (d) => {
+      got.push(d);
+      sub.ack(d.id);
+    });
+    await sub.ready;
+    // One burst, one batch: multi-byte UTF-8 texts (more bytes than UTF-16 units), an empty text and raw
+    // bytes side by side, so every payload's offset depends on the encoded size of the ones before it.
+    const payloads = ['"température 21,5 °C"', '', '{"emoji":"😀","eur":"€"}', Buffer.from([0, 255, 10, 13]), 'plain'];
+    const sent = payloads.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p, 'utf8')));
+    const results = [];
+    for (const [i, p] of payloads.entries()) {
+      a.publish('batch', p, { mode: i % 2 ? 'ephemeral' : 'durable', ttl: 30 }, (err) => results.push(err));
+    }
+    await until(() => got.length >= payloads.length, 15000, 'all deliveries');
+    assert.equal(results.length, payloads.length);
+    assert.ok(results.every((e) => e === null || e === undefined), `publish errors: ${results}`);
+    assert.deepEqual(got.map((d) => Buffer.from(d.payload).toString('hex')), sent.map((x) => x.toString('hex')));
+    // The acks (one typed-array batch) reached the server: the same consumer has nothing left to deliver.
+    await new Promise((r) => setTimeout(r, 500));
+    await sub.close();
+    const again = [];
+    const sub2 = b.subscribe({ key: 'batch-sub', patterns: ['node-a.batch'], start: 'all', ack: 'auto' }, (d) => again.push(d));
+    await sub2.ready;
+    await a.publish('batch', 'marker', { mode: 'durable' });
+    await until(() => again.length > 0, 15000, 'the marker');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(again.map((d) => d.payload.toString()), ['marker']);
+  } finally {
+    await Promise.race([Promise.all(clusters.map((c) => c.stop())), new Promise((r) => setTimeout(r, 10000).unref())]);
+    await server.stop();
+    server.cleanup();
+  }
+});
+
 test('a script that awaits stop() ends only after the stop completed', { skip, timeout: 60000 }, async () => {
   // The addon does not keep a process alive while it merely runs (Node-RED's HTTP server does that), but a
   // script whose last step is `await cluster.stop()` must get there: the stop removes its presence first.
