@@ -24,18 +24,26 @@ test('the addon loads as a Node-API 8 binary', { skip }, (t) => {
   assert.equal(typeof native.Cluster, 'function');
 });
 
-test('two cluster nodes exchange durable and ephemeral messages through nats-server', { skip, timeout: 60000 }, async () => {
+/// Cluster nodes 'node-a' and 'node-b' on `server`, started and connected; pushed to `clusters` (stopped by
+/// the caller) as soon as they exist.
+async function startedPair(clusters, server, rootPath, extra = {}) {
   const { createCluster } = require('../lib/backend');
+  const pair = ['node-a', 'node-b'].map((instanceId) => {
+    const c = createCluster(Object.assign({ instanceId, rootPath, servers: server.address, role: 'member' }, extra));
+    clusters.push(c);
+    return c;
+  });
+  await Promise.all(pair.map((c) => c.start()));
+  await until(() => pair.every((c) => c.status().connected), 15000, 'both connected');
+  return pair;
+}
+
+test('two cluster nodes exchange durable and ephemeral messages through nats-server', { skip, timeout: 60000 }, async () => {
   const server = await startServer({ user: 'u', password: 'native-test-pw' });
-  const cfg = (instanceId) => ({ instanceId, rootPath: '/native-test', servers: server.address, role: 'member',
-    auth: { user: 'u', password: 'native-test-pw' } });
   const clusters = [];
   let stop = null;
   try {
-    const a = createCluster(cfg('node-a')); clusters.push(a);
-    const b = createCluster(cfg('node-b')); clusters.push(b);
-    await Promise.all([a.start(), b.start()]);
-    await until(() => a.status().connected && b.status().connected, 15000, 'both connected');
+    const [a, b] = await startedPair(clusters, server, '/native-test', { auth: { user: 'u', password: 'native-test-pw' } });
     const got = [];
     // start 'all': `ready` says the cluster layer took the subscription, not that its consumer is live at
     // the server yet, so a message published right after it could come before a 'new' start position.
@@ -76,15 +84,10 @@ test('two cluster nodes exchange durable and ephemeral messages through nats-ser
 });
 
 test('texts and Buffers published in one turn arrive byte for byte and in order; acked ones are not delivered again', { skip, timeout: 60000 }, async () => {
-  const { createCluster } = require('../lib/backend');
   const server = await startServer();
-  const cfg = (instanceId) => ({ instanceId, rootPath: '/native-batch', servers: server.address, role: 'member' });
   const clusters = [];
   try {
-    const a = createCluster(cfg('node-a')); clusters.push(a);
-    const b = createCluster(cfg('node-b')); clusters.push(b);
-    await Promise.all([a.start(), b.start()]);
-    await until(() => a.status().connected && b.status().connected, 15000, 'both connected');
+    const [a, b] = await startedPair(clusters, server, '/native-batch');
     const got = [];
     const sub = b.subscribe({ key: 'batch-sub', patterns: ['node-a.batch'], start: 'all', ack: 'auto' }, (d) => {
       got.push(d);
