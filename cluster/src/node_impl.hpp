@@ -145,6 +145,8 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   bool is_ready() const noexcept { return ready_; }
   std::size_t outbox_count() const noexcept { return outbox_.size(); }
   std::size_t outbox_size_bytes() const noexcept { return outbox_bytes_; }
+  /// The bound bucket while the link is up and set up (leader election, host KV use); else null.
+  kv::bucket* ready_bucket() noexcept { return ready_ && bucket_ready_ ? &kv_ : nullptr; }
 
  private:
   enum class phase { idle, starting, running, stopping, stopped };

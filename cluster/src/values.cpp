@@ -45,6 +45,12 @@ std::string to_json(const endpoint_value& v) {
   return "{\"mode\":" + json_escape(to_string(v.mode)) + ",\"ttl\":" + ttl + ",\"ttlMs\":" + std::to_string(ms) + "}";
 }
 
+std::string to_json(const leader_value& v) {
+  return "{\"candidate\":" + json_escape(v.candidate) + ",\"session\":" + json_escape(v.session) +
+         ",\"token\":" + std::to_string(v.token) + ",\"leaseMs\":" + std::to_string(v.lease_ms) +
+         ",\"at\":" + std::to_string(v.at_ms) + "}";
+}
+
 namespace {
 
 bool parse_doc(std::string_view json, simdjson::dom::parser& p, simdjson::dom::object& obj) {
@@ -103,6 +109,24 @@ std::optional<endpoint_value> parse_endpoint(std::string_view json) {
   } else if (!obj["ttl"].get(e)) {
     if (auto n = number_of(e)) v.ttl = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*n * 1000.0)));
   }
+  return v;
+}
+
+std::optional<leader_value> parse_leader(std::string_view json) {
+  simdjson::dom::parser p;
+  simdjson::dom::object obj;
+  if (!parse_doc(json, p, obj)) return std::nullopt;
+  leader_value v;
+  std::string_view s;
+  if (!obj["candidate"].get_string().get(s)) v.candidate = s;
+  if (!obj["session"].get_string().get(s)) v.session = s;
+  simdjson::dom::element e;
+  if (!obj["token"].get(e))
+    if (auto n = number_of(e)) v.token = static_cast<std::uint64_t>(*n);
+  if (!obj["leaseMs"].get(e))
+    if (auto n = number_of(e)) v.lease_ms = static_cast<std::int64_t>(*n);
+  if (!obj["at"].get(e))
+    if (auto n = number_of(e)) v.at_ms = static_cast<std::int64_t>(*n);
   return v;
 }
 

@@ -28,7 +28,18 @@ struct endpoint_value {
   std::chrono::milliseconds ttl{0};
 };
 
+/// leaders.<group>: who holds the lease (see leader.hpp). Ours only; the original plugin has no leaders.
+struct leader_value {
+  std::string candidate;
+  std::string session;      ///< random per leader_election object: tells a candidate its own writes
+  std::uint64_t token = 0;  ///< the holder's fencing token (0 in the write that acquires it)
+  std::int64_t lease_ms = 0;
+  std::int64_t at_ms = 0;   ///< writer's wall clock, informative (judging uses revisions, not this)
+};
+
 std::string to_json(const presence_value& v);
+std::string to_json(const leader_value& v);
+std::optional<leader_value> parse_leader(std::string_view json);
 std::string to_json(const endpoint_value& v);
 std::optional<presence_value> parse_presence(std::string_view json);
 std::optional<endpoint_value> parse_endpoint(std::string_view json);

@@ -30,6 +30,7 @@ namespace nats::cluster {
 namespace detail {
 class node_impl;
 }
+class leader_election;
 
 class node {
  public:
@@ -141,6 +142,7 @@ class node {
   }
 
  private:
+  friend class leader_election;  // campaigns on the node's bucket and connection
   using void_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
   using discover_handler =
       boost::asio::any_completion_handler<void(boost::system::error_code, std::vector<instance_info>)>;
