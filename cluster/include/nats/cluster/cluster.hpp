@@ -31,6 +31,7 @@ namespace detail {
 class node_impl;
 }
 class leader_election;
+class kv_store;
 
 class node {
  public:
@@ -143,6 +144,7 @@ class node {
 
  private:
   friend class leader_election;  // campaigns on the node's bucket and connection
+  friend class kv_store;         // host key-values on the node's connection
   using void_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
   using discover_handler =
       boost::asio::any_completion_handler<void(boost::system::error_code, std::vector<instance_info>)>;
