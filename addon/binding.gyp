@@ -11,6 +11,7 @@
         "src/cluster_wrap.cpp",
         "src/convert.cpp",
         "src/event_queue.cpp",
+        "src/kv_wrap.cpp",
         "src/runtime.cpp"
       ],
       "include_dirs": [

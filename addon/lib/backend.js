@@ -8,6 +8,7 @@
 //   const sub = cluster.subscribe({key, patterns, start, ack, maxInFlight}, onMessage)
 //   sub.ack(id); await sub.settle(id, {nak, delayMs}); await sub.close({removeConsumer})
 //   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...]}]
+//   await cluster.kvGet(key) / kvPut(key, v) / kvCreate / kvUpdate(key, v, rev) / kvDelete / kvKeys(filter)
 //   cluster.status()                             // synchronous snapshot
 //   cluster.on('status', s => ...); cluster.on('discovery', d => ...)
 //   await cluster.stop()
@@ -477,6 +478,32 @@ class Cluster extends EventEmitter {
   }
 
   discover() { return this._call((id) => this._native.discover(id)); }
+
+  // Host key-values on this cluster's connection, in the bucket CLUSTER_<stream>_CONTEXT (the context
+  // store's). Values are Buffers or strings; revisions allow compare-and-set. While NATS is down every
+  // call rejects at once (NOT_CONNECTED). Other codes: INVALID_KEY, PAYLOAD_TOO_LARGE, KEY_EXISTS,
+  // WRONG_REVISION.
+
+  /// {value: Buffer, revision} or null when the key has no value.
+  kvGet(key) {
+    return this._call((id) => this._native.kv(id, 'get', String(key))).then(
+      (r) => ({ value: r.value || Buffer.alloc(0), revision: r.revision }),
+      (err) => { if (err.code === 'KEY_NOT_FOUND') return null; throw err; });
+  }
+  /// Resolves with the new revision.
+  kvPut(key, value) { return this._kvWrite('put', key, value, 0); }
+  /// Only when the key has no value (KEY_EXISTS otherwise).
+  kvCreate(key, value) { return this._kvWrite('create', key, value, 0); }
+  /// Only when the key's revision is still `revision` (WRONG_REVISION otherwise).
+  kvUpdate(key, value, revision) { return this._kvWrite('update', key, value, Number(revision)); }
+  kvDelete(key) { return this._call((id) => this._native.kv(id, 'delete', String(key))).then(() => undefined); }
+  /// Keys with a value matching `filter` (NATS wildcards, default all).
+  kvKeys(filter = '>') { return this._call((id) => this._native.kv(id, 'keys', String(filter))).then((r) => r.keys || []); }
+
+  _kvWrite(op, key, value, revision) {
+    const body = Buffer.isBuffer(value) ? value : Buffer.from(String(value == null ? '' : value));
+    return this._call((id) => this._native.kv(id, op, String(key), body, revision)).then((r) => r.revision);
+  }
 
   status() { return Object.assign({}, this._status); }
 

@@ -55,6 +55,7 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                          InstanceMethod<&cluster_wrap::discover>("discover"),
                          InstanceMethod<&cluster_wrap::stop>("stop"),
                          InstanceMethod<&cluster_wrap::keep_alive>("keepAlive"),
+                         InstanceMethod<&cluster_wrap::kv>("kv"),
                      });
 }
 
@@ -426,6 +427,7 @@ Napi::Value cluster_wrap::stop(const Napi::CallbackInfo& info) {
     // Destroy the node outside its own completion handler.
     post([s] {
       s->subs.clear();
+      s->store.reset();
       s->node.reset();
     });
   };

@@ -6,6 +6,7 @@
 #include "event_queue.hpp"
 
 #include <nats/cluster/cluster.hpp>
+#include <nats/cluster/store.hpp>
 
 #include <napi.h>
 
@@ -20,6 +21,7 @@ struct cluster_state {
   std::unique_ptr<nats::cluster::node> node;
   std::shared_ptr<event_queue> queue = std::make_shared<event_queue>();
   std::map<std::uint64_t, std::uint64_t> subs;  // addon subscription id -> cluster subscription id
+  std::unique_ptr<nats::cluster::kv_store> store;  // host key-values (src/kv_wrap.cpp), made on first use
   std::uint64_t shutdown_hook = 0;
   bool stopping = false;
 };
@@ -43,6 +45,7 @@ class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
   Napi::Value discover(const Napi::CallbackInfo& info);
   Napi::Value stop(const Napi::CallbackInfo& info);
   Napi::Value keep_alive(const Napi::CallbackInfo& info);
+  Napi::Value kv(const Napi::CallbackInfo& info);  // src/kv_wrap.cpp
 
   std::shared_ptr<cluster_state> state_;
   std::uint64_t next_sub_ = 1;

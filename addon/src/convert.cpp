@@ -1,5 +1,7 @@
 #include "convert.hpp"
 
+#include <nats/kv/error.hpp>
+
 #include <nats/error.hpp>
 
 #include <boost/system/errc.hpp>
@@ -37,6 +39,11 @@ constexpr std::array<std::string_view, 20> cluster_names = {
     "JETSTREAM_UNAVAILABLE", "OUTBOX_NOT_DRAINED", "PAYLOAD_TOO_LARGE",
 };
 
+// nats::kv::error values (host key-values: the context store tells these apart).
+constexpr std::array<std::string_view, 11> kv_names = {
+    "OK", "INVALID_BUCKET_NAME", "INVALID_KEY", "BUCKET_NOT_FOUND", "NOT_A_BUCKET", "KEY_NOT_FOUND",
+    "KEY_EXISTS", "WRONG_REVISION", "HISTORY_TOO_LARGE", "INVALID_BUCKET_CONFIG", "WATCHER_CLOSED"};
+
 std::string upper_token(std::string_view s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : '_';
@@ -68,6 +75,7 @@ std::string error_code_name(const error_code& ec) {
   const int v = ec.value();
   if (cat == nats::nats_category() && v > 0 && v < static_cast<int>(nats_names.size())) return std::string(nats_names[v]);
   if (cat == cl::error_category() && v > 0 && v < static_cast<int>(cluster_names.size())) return std::string(cluster_names[v]);
+  if (cat == nats::kv::error_category() && v > 0 && v < static_cast<int>(kv_names.size())) return std::string(kv_names[v]);
   if (cat == boost::system::system_category() || cat == boost::system::generic_category()) {
     namespace errc = boost::system::errc;
     switch (v) {

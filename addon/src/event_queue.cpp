@@ -10,6 +10,20 @@
 namespace addon {
 
 namespace {
+Napi::Object kv_to_js(Napi::Env env, const kv_result& r) {
+  Napi::Object o = Napi::Object::New(env);
+  if (r.value) o.Set("value", Napi::Buffer<char>::Copy(env, r.value->data(), r.value->size()));
+  o.Set("revision", static_cast<double>(r.revision));
+  if (r.keys) {
+    auto a = Napi::Array::New(env, r.keys->size());
+    for (std::size_t i = 0; i < r.keys->size(); ++i) a.Set(static_cast<std::uint32_t>(i), (*r.keys)[i]);
+    o.Set("keys", a);
+  }
+  return o;
+}
+}  // namespace
+
+namespace {
 
 /// Deliveries batch[begin, end) of one subscription as columns, so that crossing into JS costs a few
 /// N-API calls per batch instead of a dozen per message (lib/backend.js turns them back into objects):
@@ -194,11 +208,11 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
         continue;
       }
       // Plain successes of calls in a row (publish results under load): one entry with their ids.
-      if (auto* r = std::get_if<result_event>(&batch[i]); r && !r->ec && !r->instances && !r->number) {
+      if (auto* r = std::get_if<result_event>(&batch[i]); r && !r->ec && !r->instances && !r->number && !r->kv) {
         std::size_t j = i + 1;
         while (j < count) {
           auto* e = std::get_if<result_event>(&batch[j]);
-          if (!e || e->ec || e->instances || e->number) break;
+          if (!e || e->ec || e->instances || e->number || e->kv) break;
           ++j;
         }
         if (j - i > 1) {
@@ -225,6 +239,8 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
           o.Set("value", a);
         } else if (r->number) {
           o.Set("value", *r->number);
+        } else if (r->kv) {
+          o.Set("value", kv_to_js(env, *r->kv));
         }
       } else if (auto* s = std::get_if<status_js_event>(&ev)) {
         o.Set("t", "s");

@@ -20,12 +20,19 @@
 
 namespace addon {
 
+/// Host key-value results (kv()): a value with its revision, a revision, or a key list.
+struct kv_result {
+  std::optional<std::string> value;
+  std::uint64_t revision = 0;
+  std::optional<std::vector<std::string>> keys;
+};
 struct result_event {
   std::uint64_t call = 0;
   boost::system::error_code ec;
   std::string detail;
   std::optional<std::vector<nats::cluster::instance_info>> instances;  // discover()
   std::optional<double> number;                                        // subscribe(): the id
+  std::optional<kv_result> kv;                                         // kv()
 };
 struct delivery_event {
   std::uint64_t sub = 0;  // the addon's subscription id (as returned to JS)
