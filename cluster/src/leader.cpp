@@ -106,11 +106,9 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
     return {};
   }
 
-  bool is_leader() const noexcept {
-    auto d = deadline_ns_.load(std::memory_order_acquire);
-    return d != 0 && clock_type::now().time_since_epoch().count() < d;
-  }
-  std::uint64_t token() const noexcept { return is_leader() ? token_.load(std::memory_order_acquire) : 0; }
+  bool is_leader() const noexcept { return view_->is_leader(); }
+  std::uint64_t token() const noexcept { return view_->token(); }
+  std::shared_ptr<const leadership> view() const noexcept { return view_; }
   std::string holder() const {
     std::lock_guard lk(holder_mutex_);
     return holder_;
@@ -160,7 +158,7 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
     running_ = false;
     stopping_ = true;
     leading_ = false;
-    deadline_ns_.store(0, std::memory_order_release);
+    view_->deadline_.store(0, std::memory_order_release);
     tick_.cancel();
     expiry_.cancel();
     watcher_.stop();
@@ -226,7 +224,7 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
 
   // A CAS write of our value on `expected` (the revision we saw; a delete marker's too).
   asio::awaitable<std::pair<error_code, std::uint64_t>> write_on(kv::bucket& b, std::uint64_t expected) {
-    leader_value v{opts_.candidate, session_, leading_ ? token_.load() : 0, opts_.lease.count(), wall_ms()};
+    leader_value v{opts_.candidate, session_, leading_ ? token_ : 0, opts_.lease.count(), wall_ms()};
     js::publish_options po;
     po.expected_last_subject_seq = expected;
     po.retry_attempts = 0;  // this loop retries, with fresh knowledge
@@ -280,7 +278,7 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
     auto [ec, rev] = co_await write_on(b, my_rev_);
     if (!ec) {
       my_rev_ = rev;
-      leader_value mine{opts_.candidate, session_, token_.load(), opts_.lease.count(), 0};
+      leader_value mine{opts_.candidate, session_, token_, opts_.lease.count(), 0};
       observe(true, rev, &mine);
       if (!leading_) co_return;  // lapsed meanwhile: campaign() takes our own key back with a new token
       if (clock_type::now() >= deadline_) {
@@ -369,7 +367,8 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
 
   void become_leader(std::uint64_t rev, clock_type::time_point sent) {
     leading_ = true;
-    token_.store(rev, std::memory_order_release);
+    token_ = rev;
+    view_->token_.store(rev, std::memory_order_release);
     last_sent_ = sent;
     last_ec_ = {};
     set_deadline(sent + opts_.lease - opts_.margin);
@@ -384,7 +383,7 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
 
   void set_deadline(clock_type::time_point d) {
     deadline_ = d;
-    deadline_ns_.store(d.time_since_epoch().count(), std::memory_order_release);
+    view_->deadline_.store(d.time_since_epoch().count(), std::memory_order_release);
     expiry_.expires_at(d);
     expiry_.async_wait([weak = weak_from_this(), d](error_code ec) {
       auto self = weak.lock();
@@ -402,9 +401,11 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
       if (why != leadership_loss::closed) why = leadership_loss::lease_expired;
     }
     leading_ = false;
-    deadline_ns_.store(0, std::memory_order_release);
+    view_->deadline_.store(0, std::memory_order_release);
     expiry_.cancel();
-    auto tok = token_.exchange(0);
+    auto tok = token_;
+    token_ = 0;
+    view_->token_.store(0, std::memory_order_release);
     leader_event ev;
     ev.kind = leader_event_kind::lost_leadership;
     ev.token = tok;
@@ -439,8 +440,8 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
   std::uint64_t my_rev_ = 0;  ///< the last revision of the key we wrote
   clock_type::time_point deadline_{}, last_sent_{};
   error_code last_ec_;
-  std::atomic<clock_type::rep> deadline_ns_{0};  ///< 0: not leader
-  std::atomic<std::uint64_t> token_{0};
+  std::uint64_t token_ = 0;
+  std::shared_ptr<leadership> view_ = std::make_shared<leadership>();  ///< what other threads read
 
   seen_state seen_;
   std::string reported_session_;
@@ -464,6 +465,7 @@ error_code leader_election::start(leader_handler h) { return impl_->start(std::m
 bool leader_election::is_leader() const noexcept { return impl_->is_leader(); }
 std::uint64_t leader_election::token() const noexcept { return impl_->token(); }
 std::string leader_election::leader() const { return impl_->holder(); }
+std::shared_ptr<const leadership> leader_election::leadership_view() const noexcept { return impl_->view(); }
 const std::string& leader_election::key() const noexcept { return impl_->key(); }
 const std::string& leader_election::candidate() const noexcept { return impl_->candidate(); }
 void leader_election::stop_impl(void_handler h) { impl_->stop(std::move(h)); }

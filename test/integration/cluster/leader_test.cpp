@@ -218,8 +218,13 @@ BOOST_AUTO_TEST_CASE(killed_leader_is_replaced_once_with_a_larger_token_default_
   BOOST_REQUIRE(old);
   auto old_token = old->le->token();
   auto old_name = old->name;
+  auto view = old->le->leadership_view();  // what another thread of that process would keep
+  BOOST_CHECK(view->is_leader());
+  BOOST_CHECK_EQUAL(view->token(), old_token);
   auto killed_at = std::chrono::steady_clock::now();
   s.kill(*old);
+  BOOST_CHECK(!view->is_leader());  // the election is gone: the view says so
+  BOOST_CHECK_EQUAL(view->token(), 0u);
 
   // Failure bound 10 s: the documented worst case is lease + renew_interval + a KV round trip.
   BOOST_REQUIRE(wait_for([&] { return log.of(leader_event_kind::became_leader).size() == 2; }, 10s));

@@ -28,6 +28,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -90,6 +91,24 @@ namespace detail {
 class leader_impl;
 }
 
+/// Thread-safe view of one election's leadership (what is_leader()/token() read), which may outlive
+/// the election (then it answers "not leader"). For hosts whose other threads gate work on it.
+class leadership {
+ public:
+  /// Leader now (the lease deadline compared with the monotonic clock)?
+  bool is_leader() const noexcept {
+    auto d = deadline_.load(std::memory_order_acquire);
+    return d != 0 && std::chrono::steady_clock::now().time_since_epoch().count() < d;
+  }
+  /// The fencing token while leader, else 0.
+  std::uint64_t token() const noexcept { return is_leader() ? token_.load(std::memory_order_acquire) : 0; }
+
+ private:
+  friend class detail::leader_impl;
+  std::atomic<std::chrono::steady_clock::rep> deadline_{0};  ///< 0: not leader
+  std::atomic<std::uint64_t> token_{0};
+};
+
 class leader_election {
  public:
   using executor_type = boost::asio::any_io_executor;
@@ -115,6 +134,8 @@ class leader_election {
   std::uint64_t token() const noexcept;
   /// The candidate holding the key as last seen (may be this one); empty when none.
   std::string leader() const;
+  /// The same answers as is_leader()/token(), from an object other threads may keep.
+  std::shared_ptr<const leadership> leadership_view() const noexcept;
   const std::string& key() const noexcept;
   const std::string& candidate() const noexcept;
 
