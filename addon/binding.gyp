@@ -12,6 +12,7 @@
         "src/convert.cpp",
         "src/event_queue.cpp",
         "src/kv_wrap.cpp",
+        "src/leader_wrap.cpp",
         "src/runtime.cpp"
       ],
       "include_dirs": [

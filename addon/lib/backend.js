@@ -9,6 +9,7 @@
 //   sub.ack(id); await sub.settle(id, {nak, delayMs}); await sub.close({removeConsumer})
 //   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...]}]
 //   await cluster.kvGet(key) / kvPut(key, v) / kvCreate / kvUpdate(key, v, rev) / kvDelete / kvKeys(filter)
+//   const le = cluster.leader(group, {leaseMs}, onEvent); le.isLeader(); await le.stop()
 //   cluster.status()                             // synchronous snapshot
 //   cluster.on('status', s => ...); cluster.on('discovery', d => ...)
 //   await cluster.stop()
@@ -318,6 +319,11 @@ class Cluster extends EventEmitter {
         case 'd':
           this.emit('discovery', ev.value);
           break;
+        case 'l': { // leader election event
+          const le = this._leaders && this._leaders.get(ev.handle);
+          if (le) { try { le.onEvent(ev.value); } catch (err) { this.emit('error', err); } }
+          break;
+        }
         default:
           break;
       }
@@ -479,6 +485,38 @@ class Cluster extends EventEmitter {
 
   discover() { return this._call((id) => this._native.discover(id)); }
 
+  /// Leader election in `group` on this cluster (lease on the KV key leaders.<group>, docs/cluster.md):
+  /// opts {leaseMs, renewMs, marginMs, candidate}; onEvent({kind: 'became_leader'|'lost_leadership'|
+  /// 'leader_changed', token, reason, leader, at}). Returns {ready: Promise, isLeader(), token(),
+  /// stop(): Promise} — isLeader() is synchronous and exact (checks the lease deadline now).
+  leader(group, opts = {}, onEvent = () => {}) {
+    const handle = this._nextLeader = (this._nextLeader || 0) + 1;
+    const leaders = this._leaders || (this._leaders = new Map());
+    const native = this._native;
+    let stopped = false;
+    const le = {
+      group: String(group),
+      onEvent,
+      isLeader: () => !stopped && !this._stopped && native.isLeader(handle)[0],
+      token: () => (stopped || this._stopped ? 0 : native.isLeader(handle)[1]),
+      stop: () => {
+        if (stopped) return le._stopping || Promise.resolve();
+        stopped = true;
+        le._stopping = (this._stopped && !this._native ? Promise.resolve() : this._call((id) => native.leaderStop(id, handle)))
+          .catch((err) => { if (err.code !== 'STOPPED') throw err; })
+          .finally(() => leaders.delete(handle));
+        return le._stopping;
+      },
+    };
+    leaders.set(handle, le);
+    le.ready = this._call((id) => native.leaderStart(id, handle, {
+      group: String(group), candidate: opts.candidate ? String(opts.candidate) : '',
+      leaseMs: Number(opts.leaseMs) || 0, renewMs: Number(opts.renewMs) || 0, marginMs: Number(opts.marginMs) || 0,
+    }));
+    le.ready.catch(() => { stopped = true; leaders.delete(handle); });
+    return le;
+  }
+
   // Host key-values on this cluster's connection, in the bucket CLUSTER_<stream>_CONTEXT (the context
   // store's). Values are Buffers or strings; revisions allow compare-and-set. While NATS is down every
   // call rejects at once (NOT_CONNECTED). Other codes: INVALID_KEY, PAYLOAD_TOO_LARGE, KEY_EXISTS,
@@ -509,13 +547,20 @@ class Cluster extends EventEmitter {
 
   stop() {
     if (this._stopped) return this._stopPromise;
+    // Leaders hand over first (their lease released while the connection is still up).
+    const leaders = this._leaders ? Array.from(this._leaders.values()) : [];
+    const released = Promise.all(leaders.map((le) => le.stop().catch(() => {})));
     this._stopped = true;
     clearTimeout(this._connectTimer);
     this._subs.clear();
     // Stopping always succeeds from the caller's point of view: a node that never started or already
     // gave up (e.g. wrong password) has nothing left to stop.
     this._flush();
-    this._stopPromise = this._call((id) => this._native.stop(id)).catch((err) => {
+    this._stopPromise = released.then(() => new Promise((resolve, reject) => {
+      const id = this._nextId++;
+      this._pending.set(id, { resolve, reject });
+      try { this._native.stop(id); } catch (err) { this._pending.delete(id); reject(makeError(err)); }
+    })).catch((err) => {
       if (!['NOT_STARTED', 'STOPPED', 'OUTBOX_NOT_DRAINED'].includes(err.code)) this.emit('warning', err);
     }).finally(() => {
       const left = Array.from(this._pending.values());

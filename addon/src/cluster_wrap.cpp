@@ -56,6 +56,9 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                          InstanceMethod<&cluster_wrap::stop>("stop"),
                          InstanceMethod<&cluster_wrap::keep_alive>("keepAlive"),
                          InstanceMethod<&cluster_wrap::kv>("kv"),
+                         InstanceMethod<&cluster_wrap::leader_start>("leaderStart"),
+                         InstanceMethod<&cluster_wrap::leader_stop>("leaderStop"),
+                         InstanceMethod<&cluster_wrap::is_leader>("isLeader"),
                      });
 }
 
@@ -77,7 +80,10 @@ cluster_wrap::cluster_wrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<cl
   auto s = state_;
   std::weak_ptr<cluster_state> weak = s;
   s->shutdown_hook = runtime::instance().on_shutdown([weak] {
-    if (auto st = weak.lock()) st->node.reset();  // process going away without stop(): abort
+    if (auto st = weak.lock()) {  // process going away without stop(): abort
+      st->leaders.clear();
+      st->node.reset();
+    }
   });
   post([s, cfg = std::move(cfg)]() mutable {
     try {
@@ -101,7 +107,10 @@ cluster_wrap::~cluster_wrap() {
   runtime::instance().forget(state_->shutdown_hook);
   if (!stop_requested_) {
     auto s = state_;
-    post([s] { s->node.reset(); });
+    post([s] {
+      s->leaders.clear();
+      s->node.reset();
+    });
     s->queue->close_after_drain();
   }
 }
@@ -428,6 +437,11 @@ Napi::Value cluster_wrap::stop(const Napi::CallbackInfo& info) {
     post([s] {
       s->subs.clear();
       s->store.reset();
+      {
+        std::lock_guard lk(s->views_mutex);
+        s->views.clear();
+      }
+      s->leaders.clear();  // lib/backend.js stopped them cleanly before (handover); this is the rest
       s->node.reset();
     });
   };

@@ -6,6 +6,7 @@
 #include "event_queue.hpp"
 
 #include <nats/cluster/cluster.hpp>
+#include <nats/cluster/leader.hpp>
 #include <nats/cluster/store.hpp>
 
 #include <napi.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 
 namespace addon {
 
@@ -22,6 +24,11 @@ struct cluster_state {
   std::shared_ptr<event_queue> queue = std::make_shared<event_queue>();
   std::map<std::uint64_t, std::uint64_t> subs;  // addon subscription id -> cluster subscription id
   std::unique_ptr<nats::cluster::kv_store> store;  // host key-values (src/kv_wrap.cpp), made on first use
+  // Leader elections (src/leader_wrap.cpp): made, used and destroyed on the io thread; their
+  // thread-safe views are read by the JS thread (isLeader) under views_mutex.
+  std::map<std::uint64_t, std::unique_ptr<nats::cluster::leader_election>> leaders;
+  std::mutex views_mutex;
+  std::map<std::uint64_t, std::shared_ptr<const nats::cluster::leadership>> views;
   std::uint64_t shutdown_hook = 0;
   bool stopping = false;
 };
@@ -46,6 +53,9 @@ class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
   Napi::Value stop(const Napi::CallbackInfo& info);
   Napi::Value keep_alive(const Napi::CallbackInfo& info);
   Napi::Value kv(const Napi::CallbackInfo& info);  // src/kv_wrap.cpp
+  Napi::Value leader_start(const Napi::CallbackInfo& info);  // src/leader_wrap.cpp
+  Napi::Value leader_stop(const Napi::CallbackInfo& info);
+  Napi::Value is_leader(const Napi::CallbackInfo& info);
 
   std::shared_ptr<cluster_state> state_;
   std::uint64_t next_sub_ = 1;

@@ -21,6 +21,16 @@ Napi::Object kv_to_js(Napi::Env env, const kv_result& r) {
   }
   return o;
 }
+Napi::Object leader_to_js(Napi::Env env, const nats::cluster::leader_event& e) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", nats::cluster::to_string(e.kind));
+  o.Set("token", static_cast<double>(e.token));
+  if (e.kind == nats::cluster::leader_event_kind::lost_leadership) o.Set("reason", nats::cluster::to_string(e.reason));
+  o.Set("leader", e.leader);
+  o.Set("at", static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(e.wall_at.time_since_epoch()).count()));
+  if (e.ec) o.Set("error", error_object(env, e.ec, {}));
+  return o;
+}
 }  // namespace
 
 namespace {
@@ -248,6 +258,10 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
       } else if (auto* dv = std::get_if<discovery_js_event>(&ev)) {
         o.Set("t", "d");
         o.Set("value", to_js(env, dv->d));
+      } else if (auto* lv = std::get_if<leader_js_event>(&ev)) {
+        o.Set("t", "l");
+        o.Set("handle", static_cast<double>(lv->handle));
+        o.Set("value", leader_to_js(env, lv->ev));
       }
       out.Set(n++, o);
     }

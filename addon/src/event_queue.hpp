@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nats/cluster/cluster.hpp>
+#include <nats/cluster/leader.hpp>
 
 #include <napi.h>
 
@@ -44,7 +45,11 @@ struct status_js_event {
 struct discovery_js_event {
   nats::cluster::discovery_event d;
 };
-using js_event = std::variant<result_event, delivery_event, status_js_event, discovery_js_event>;
+struct leader_js_event {
+  std::uint64_t handle = 0;  // the addon's election id (lib/backend.js Leader)
+  nats::cluster::leader_event ev;
+};
+using js_event = std::variant<result_event, delivery_event, status_js_event, discovery_js_event, leader_js_event>;
 
 class event_queue : public std::enable_shared_from_this<event_queue> {
  public:
