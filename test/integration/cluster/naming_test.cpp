@@ -116,6 +116,18 @@ BOOST_AUTO_TEST_CASE(presence_and_endpoint_values) {
   BOOST_TEST(ej.find(R"("ttl":30)") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(leader_values_round_trip) {
+  detail::leader_value v{"field \"a\"", "0123abcd", 4096, 5000, 1700000000000};
+  auto back = detail::parse_leader(detail::to_json(v));
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->candidate == v.candidate);
+  BOOST_TEST(back->session == v.session);
+  BOOST_TEST(back->token == 4096u);
+  BOOST_TEST(back->lease_ms == 5000);
+  BOOST_TEST(back->at_ms == 1700000000000);
+  BOOST_TEST(!detail::parse_leader("not json").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(outbox_log_replays_live_records_and_ignores_a_torn_tail) {
   detail::outbox_record a{1, false, 0, "id-1", "p.i.s", "", "one"};
   detail::outbox_record b{2, true, 123, "", "p.i.s", "NATS/1.0\r\nX: y\r\n\r\n", "two\nlines"};
