@@ -54,6 +54,13 @@ inline void run_for(asio::io_context& ioc, std::chrono::milliseconds d) {
   }
 }
 
+/// A single nats-server with JetStream (what the cluster layer needs).
+inline nats::test::server_options jetstream_server_options() {
+  nats::test::server_options o;
+  o.jetstream = true;
+  return o;
+}
+
 inline config make_config(const std::vector<std::string>& urls, std::string id, role r = role::member) {
   config c;
   c.instance_id = std::move(id);

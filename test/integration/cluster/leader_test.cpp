@@ -19,7 +19,6 @@
 using namespace nats::cluster;
 using namespace nats::cluster::test;
 using nats::test::nats_server;
-using nats::test::server_options;
 
 namespace nats::cluster {
 inline std::ostream& operator<<(std::ostream& os, leader_event_kind k) { return os << to_string(k); }
@@ -27,12 +26,6 @@ inline std::ostream& operator<<(std::ostream& os, leadership_loss r) { return os
 }  // namespace nats::cluster
 
 namespace {
-
-server_options js_server() {
-  server_options o;
-  o.jetstream = true;
-  return o;
-}
 
 struct logged_event {
   std::string who;
@@ -176,7 +169,7 @@ BOOST_AUTO_TEST_CASE(options_are_checked) {
 }
 
 BOOST_AUTO_TEST_CASE(one_leader_among_three_and_everyone_knows_it) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   event_log log;
   std::vector<std::unique_ptr<candidate>> cs;
   for (auto id : {"a", "b", "c"}) cs.push_back(std::make_unique<candidate>(srv, id, fast_options(), log));
@@ -204,7 +197,7 @@ BOOST_AUTO_TEST_CASE(one_leader_among_three_and_everyone_knows_it) {
 }
 
 BOOST_AUTO_TEST_CASE(killed_leader_is_replaced_once_with_a_larger_token_default_timing) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   event_log log;
   leader_options o;  // defaults: lease 5 s, renew 1 s, margin 1 s
   o.group = "singleton";
@@ -243,7 +236,7 @@ BOOST_AUTO_TEST_CASE(killed_leader_is_replaced_once_with_a_larger_token_default_
 }
 
 BOOST_AUTO_TEST_CASE(clean_stop_hands_over_without_waiting_for_the_lease) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   event_log log;
   auto o = fast_options();
   o.lease = 60s;  // a takeover by expiry would take a minute: the handover must come from the release
@@ -273,7 +266,7 @@ BOOST_AUTO_TEST_CASE(clean_stop_hands_over_without_waiting_for_the_lease) {
 }
 
 BOOST_AUTO_TEST_CASE(paused_leader_loses_leadership_before_another_takes_over) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   event_log log;
   auto o = fast_options();
   std::vector<std::unique_ptr<candidate>> cs;

@@ -14,15 +14,8 @@
 using namespace nats::cluster;
 using namespace nats::cluster::test;
 using nats::test::nats_server;
-using nats::test::server_options;
 
 namespace {
-
-server_options js_server() {
-  server_options o;
-  o.jetstream = true;
-  return o;
-}
 
 template <class T>
 struct result {
@@ -76,7 +69,7 @@ error_code del(asio::io_context& ioc, kv_store& s, const std::string& k) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(values_written_on_one_node_are_read_on_another_with_cas) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a")), b(ioc.get_executor(), make_config(srv, "b"));
   BOOST_REQUIRE_EQUAL(start(ioc, a), error_code{});
@@ -131,7 +124,7 @@ BOOST_AUTO_TEST_CASE(values_written_on_one_node_are_read_on_another_with_cas) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_keys_and_too_large_values_are_refused_and_nothing_is_written) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   BOOST_REQUIRE_EQUAL(start(ioc, a), error_code{});
@@ -148,7 +141,7 @@ BOOST_AUTO_TEST_CASE(bad_keys_and_too_large_values_are_refused_and_nothing_is_wr
 }
 
 BOOST_AUTO_TEST_CASE(while_nats_is_down_operations_fail_at_once_and_work_again_after) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   BOOST_REQUIRE_EQUAL(start(ioc, a), error_code{});
