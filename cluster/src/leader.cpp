@@ -97,7 +97,7 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
   error_code start(leader_handler h) {
     if (started_) return make_error_code(error::already_started);
     if (opts_.group.empty() || !kv::valid_key(key_)) return make_error_code(kv::error::invalid_key);
-    if (opts_.lease <= 0ms || opts_.renew_interval <= 0ms || opts_.margin <= 0ms ||
+    if (opts_.lease <= 0ms || opts_.renew_interval <= 0ms || opts_.margin <= 0ms || opts_.confirm_delay < 0ms ||
         opts_.margin + opts_.renew_interval >= opts_.lease)
       return make_error_code(error::invalid_config);
     on_event_ = std::move(h);
@@ -223,8 +223,9 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
   }
 
   // A CAS write of our value on `expected` (the revision we saw; a delete marker's too).
-  asio::awaitable<std::pair<error_code, std::uint64_t>> write_on(kv::bucket& b, std::uint64_t expected) {
-    leader_value v{opts_.candidate, session_, leading_ ? token_ : 0, opts_.lease.count(), wall_ms()};
+  asio::awaitable<std::pair<error_code, std::uint64_t>> write_on(kv::bucket& b, std::uint64_t expected,
+                                                                std::uint64_t token) {
+    leader_value v{opts_.candidate, session_, token, opts_.lease.count(), wall_ms()};
     js::publish_options po;
     po.expected_last_subject_seq = expected;
     po.retry_attempts = 0;  // this loop retries, with fresh knowledge
@@ -251,7 +252,7 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
     error_code ec;
     std::uint64_t rev = 0;
     if (seen_.present || seen_.rev != 0) {
-      std::tie(ec, rev) = co_await write_on(b, seen_.rev);
+      std::tie(ec, rev) = co_await write_on(b, seen_.rev, 0);
     } else {
       leader_value v{opts_.candidate, session_, 0, opts_.lease.count(), wall_ms()};
       std::tie(ec, rev) = co_await b.async_create(key_, to_json(v), tuple_awaitable);
@@ -264,8 +265,25 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
     leader_value mine{opts_.candidate, session_, 0, opts_.lease.count(), 0};
     observe(true, rev, &mine);
     if (!running_) co_return;  // stopping: stop() releases it
+    // Confirm before leading. On a replicated bucket, nats-server checks the expected revision before
+    // the write is replicated, not as part of it (nats-server#4320, 2.9 and older): two candidates
+    // that write on the same revision at the same moment may both be acknowledged. The later of the
+    // two writes is stored last; a compare-and-set on our own revision, after those in-flight writes
+    // had time to land, succeeds only for the candidate whose write is the latest.
+    asio::steady_timer settle(ex_, opts_.confirm_delay);
+    co_await settle.async_wait(tuple_awaitable);
+    if (!running_ || leading_) co_return;
+    auto [cec, crev] = co_await write_on(b, rev, rev);
+    if (cec) {
+      seen_.known = false;  // another candidate's write came after ours (or the link failed): not leader
+      co_return;
+    }
+    my_rev_ = crev;
+    mine.token = rev;
+    observe(true, crev, &mine);
+    if (!running_) co_return;
     if (sent + opts_.lease - opts_.margin > clock_type::now()) become_leader(rev, sent);
-    // else: the write took longer than the lease allows; the next round re-acquires our own key.
+    // else: the writes took longer than the lease allows; the next round re-acquires our own key.
   }
 
   asio::awaitable<void> renew(kv::bucket& b) {
@@ -275,16 +293,16 @@ class leader_impl : public std::enable_shared_from_this<leader_impl> {
       co_return;
     }
     last_sent_ = sent;
-    auto [ec, rev] = co_await write_on(b, my_rev_);
+    auto [ec, rev] = co_await write_on(b, my_rev_, token_);
     if (!ec) {
       my_rev_ = rev;
       leader_value mine{opts_.candidate, session_, token_, opts_.lease.count(), 0};
       observe(true, rev, &mine);
       if (!leading_) co_return;  // lapsed meanwhile: campaign() takes our own key back with a new token
       if (clock_type::now() >= deadline_) {
-        // Renewed, but only after is_leader() had turned false: a new term, not a silent resume.
+        // Renewed, but only after is_leader() had turned false: no silent resume. campaign() takes
+        // the key back (acquire + confirm: this late write may have raced with a takeover).
         step_down(leadership_loss::lease_expired, deadline_, last_ec_);
-        if (running_ && sent + opts_.lease - opts_.margin > clock_type::now()) become_leader(rev, sent);
         co_return;
       }
       set_deadline(sent + opts_.lease - opts_.margin);

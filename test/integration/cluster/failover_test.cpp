@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "cluster_util.hpp"
+#include "three_servers.hpp"
 
 #include <map>
 #include <set>
@@ -16,39 +17,6 @@ using namespace nats::cluster::test;
 using nats::test::nats_server;
 
 namespace {
-
-struct three_servers {
-  std::vector<std::unique_ptr<nats_server>> nodes;
-  std::vector<std::string> urls;
-  three_servers() {
-    int client[3], route[3];
-    for (int i = 0; i < 3; ++i) {
-      client[i] = nats::test::free_port();
-      route[i] = nats::test::free_port();
-    }
-    for (int i = 0; i < 3; ++i) {
-      nats::test::server_options o;
-      o.jetstream = true;
-      o.port = client[i];
-      std::string routes;
-      for (int j = 0; j < 3; ++j)
-        if (j != i) routes += "    nats-route://127.0.0.1:" + std::to_string(route[j]) + "\n";
-      o.config = "server_name: nc-n" + std::to_string(i + 1) + "\ncluster {\n  name: nc-cluster\n  listen: 127.0.0.1:" +
-                 std::to_string(route[i]) + "\n  routes: [\n" + routes + "  ]\n}\n";
-      nodes.push_back(std::make_unique<nats_server>(o));
-      urls.push_back(nodes.back()->url());
-    }
-  }
-};
-
-config r3_config(const std::vector<std::string>& urls, const char* id) {
-  auto c = make_config(urls, id);
-  c.stream.replicas = 3;
-  c.bucket_replicas = 3;
-  c.start_timeout = 60s;  // the JetStream meta leader is elected first
-  c.connection.reconnect.wait = 200ms;
-  return c;
-}
 
 /// The opening of both tests: the cluster, a publishing node "pub" and a subscribing node "sub" on it,
 /// both started, and "sub" delivering "pub.>" into `c`.

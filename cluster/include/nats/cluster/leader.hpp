@@ -6,6 +6,9 @@
 // compare-and-set otherwise), renewed every `renew_interval` with compare-and-set on the leader's own
 // last revision. The fencing token is the revision of the write that made the candidate leader.
 //
+// Acquiring is two writes: the winning compare-and-set, then after `confirm_delay` a compare-and-set on
+// its own revision (see leader_options::confirm_delay); only then is the candidate leader.
+//
 // Timing rule ("never two leaders"): a leader counts its lease from the moment it SENT its last
 // successful write, on its own monotonic clock, and stops being leader `lease - margin` after it. A
 // candidate may take over only after it has seen the same revision of the key unchanged for a full
@@ -52,6 +55,11 @@ struct leader_options {
   /// The leader stops `margin` before its lease could be taken over (covers clock-rate differences and
   /// the time between a leadership check and the action it guards). 0 < margin < lease - renew_interval.
   std::chrono::milliseconds margin{1000};
+  /// After its winning write a candidate waits this long, then confirms with a compare-and-set on that
+  /// write's revision before it leads: on a replicated bucket nats-server (2.9 and older, issue 4320)
+  /// may acknowledge two compare-and-sets on the same revision that arrive at the same moment, and
+  /// only the later one survives the confirmation. A few replication round trips.
+  std::chrono::milliseconds confirm_delay{200};
   /// Key prefix inside the bucket.
   std::string key_prefix = "leaders.";
 };
