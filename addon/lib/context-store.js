@@ -35,7 +35,9 @@
 
 const backend = require('./backend');
 
-const MAX_CAS_ATTEMPTS = 10;
+// Nested sets retry their compare-and-set; a jittered pause spreads writers that collided.
+const MAX_CAS_ATTEMPTS = 50;
+const CAS_BACKOFF_MS = 5;
 
 function storeError(code, message) {
   const e = new Error(message);
@@ -299,6 +301,7 @@ class ClusterContextStore {
       } catch (err) {
         if (err.code !== 'WRONG_REVISION' && err.code !== 'KEY_EXISTS') throw err;
       }
+      await new Promise((r) => setTimeout(r, Math.random() * CAS_BACKOFF_MS * Math.min(attempt + 1, 20)));
     }
     throw storeError('CONFLICT', `context key ${path[0]} kept changing; gave up after ${MAX_CAS_ATTEMPTS} attempts`);
   }

@@ -160,6 +160,7 @@ test('NATS down: reads and writes fail at once with NOT_CONNECTED, logged; back 
   const again = await startServer({ user: 'nodered', password: PASS, port, storeDir: server.storeDir });
   server.proc = again.proc; server.stop = again.stop;
   await until(async () => (await op(A, { op: 'get', scope: 'global', key: 'plant' })).ok, 20000, 'A back');
+  await until(async () => (await op(B, { op: 'get', scope: 'global', key: 'plant' })).ok, 20000, 'B back');
   assert.equal((await op(B, { op: 'get', scope: 'global', key: 'during' })).value, undefined);
   assert.deepEqual(await op(B, { op: 'set', scope: 'global', key: 'after', value: 2 }), { ok: true });
   assert.equal((await op(A, { op: 'get', scope: 'global', key: 'after' })).value, 2);
