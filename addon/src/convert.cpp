@@ -31,12 +31,13 @@ constexpr std::array<std::string_view, 35> nats_names = {
     "SERVER_MAX_PAYLOAD", "SERVER_MAX_CONNECTIONS", "TLS_REQUIRED", "SERVER_ERROR",
     "TLS_ERROR", "BAD_SEED", "BAD_CREDENTIALS", "NONCE_REQUIRED", "WRITE_BUFFER_FULL",
 };
-constexpr std::array<std::string_view, 20> cluster_names = {
+constexpr std::array<std::string_view, 26> cluster_names = {
     "",
     "INVALID_INSTANCE_ID", "INVALID_ROOT_PATH", "INVALID_ROLE", "INVALID_SUBJECT", "INVALID_PATTERN",
     "INVALID_KEY", "INVALID_CONFIG", "OBSERVER_CANNOT_PUBLISH", "DUPLICATE_INSTANCE", "OUTBOX_FULL",
     "OUTBOX_IO", "NOT_STARTED", "ALREADY_STARTED", "STOPPED", "DUPLICATE_KEY", "UNKNOWN_SUBSCRIPTION",
-    "JETSTREAM_UNAVAILABLE", "OUTBOX_NOT_DRAINED", "PAYLOAD_TOO_LARGE",
+    "JETSTREAM_UNAVAILABLE", "OUTBOX_NOT_DRAINED", "PAYLOAD_TOO_LARGE", "INVALID_GROUP", "GROUP_CONFLICT",
+    "NO_RESPONDERS", "TIMEOUT", "NOT_CONNECTED", "UNKNOWN_REQUEST",
 };
 
 // nats::kv::error values (host key-values: the context store tells these apart).

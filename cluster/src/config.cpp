@@ -92,6 +92,7 @@ boost::system::error_code validate(const config& cfg, std::string& bad_field) {
   if (cfg.publish_ack_timeout < milliseconds(100)) return fail("publish_ack_timeout", error::invalid_config);
   if (cfg.ack_wait < milliseconds(100)) return fail("ack_wait", error::invalid_config);
   if (cfg.order_hold < milliseconds(0)) return fail("order_hold", error::invalid_config);
+  if (cfg.group_inactive_threshold < milliseconds(0)) return fail("group_inactive_threshold", error::invalid_config);
   if (cfg.start_timeout <= milliseconds(0)) return fail("start_timeout", error::invalid_config);
   if (cfg.stream.replicas < 1 || cfg.stream.replicas > 5) return fail("stream.replicas", error::invalid_config);
   if (cfg.bucket_replicas < 1 || cfg.bucket_replicas > 5) return fail("bucket_replicas", error::invalid_config);

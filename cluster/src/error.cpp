@@ -29,6 +29,12 @@ class category final : public boost::system::error_category {
       case error::jetstream_unavailable: return "JetStream is not enabled for this account/server";
       case error::outbox_not_drained: return "stopped with messages left in the outbox";
       case error::payload_too_large: return "payload larger than the server's max_payload";
+      case error::invalid_group: return "invalid group name: one token without '.', '*', '>', spaces, '/' or '\\'";
+      case error::group_conflict: return "the group exists with other subject patterns: members of a group must use the same patterns";
+      case error::no_responders: return "no responders for the request";
+      case error::timeout: return "no reply within the timeout";
+      case error::not_connected: return "not connected to NATS";
+      case error::unknown_request: return "unknown request (already answered, or past its deadline)";
     }
     return "unknown cluster error " + std::to_string(v);
   }

@@ -42,15 +42,49 @@ std::string endpoint_key(std::string_view instance, std::string_view subject) {
   return "endpoints." + std::string(instance) + "." + std::string(subject);
 }
 
-std::string consumer_name(std::string_view instance, std::string_view key) {
-  std::string s(instance);
-  s.push_back('_');
-  s.append(key);
+namespace {
+// Characters not allowed in consumer names become '_'.
+void sanitize_consumer_name(std::string& s) {
   for (char& c : s) {
     unsigned char u = static_cast<unsigned char>(c);
     if (c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' || std::isspace(u) || u < 0x20 || u == 0x7f) c = '_';
   }
+}
+}  // namespace
+
+std::string consumer_name(std::string_view instance, std::string_view key) {
+  std::string s(instance);
+  s.push_back('_');
+  s.append(key);
+  sanitize_consumer_name(s);
   return s;
+}
+
+std::string group_consumer_name(std::string_view stream, std::string_view group) {
+  std::string s(stream);
+  s.append("_group_").append(group);
+  sanitize_consumer_name(s);
+  return s;
+}
+
+namespace {
+std::string request_base(std::string_view stream, std::string_view kind) {
+  std::string s = "_CLUSTER.";
+  s.append(stream).append(".req.").append(kind).append(".");
+  return s;
+}
+}  // namespace
+
+std::string request_subject_any(std::string_view stream, std::string_view subject) {
+  return request_base(stream, "any").append(subject);
+}
+
+std::string request_subject_instance(std::string_view stream, std::string_view instance, std::string_view subject) {
+  return request_base(stream, "inst").append(instance).append(".").append(subject);
+}
+
+std::string request_subject_group(std::string_view stream, std::string_view group, std::string_view subject) {
+  return request_base(stream, "group").append(group).append(".").append(subject);
 }
 
 namespace {
@@ -104,6 +138,10 @@ bool valid_instance_id(std::string_view id) noexcept {
     if (u <= 0x20 || u == 0x7f || c == '.' || c == '*' || c == '>') return false;
   }
   return true;
+}
+
+bool valid_group_name(std::string_view group) noexcept {
+  return valid_instance_id(group) && group.find_first_of("/\\") == std::string_view::npos;
 }
 
 bool valid_relative_subject(std::string_view subject) noexcept {

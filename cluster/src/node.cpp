@@ -50,6 +50,17 @@ error_code node::nak(std::uint64_t id, std::chrono::milliseconds delay) { return
 void node::unsubscribe_impl(std::uint64_t id, bool remove_consumer, void_handler h) {
   impl_->unsubscribe(id, remove_consumer, std::move(h));
 }
+void node::request_impl(std::string_view subject, std::string_view payload, const request_options& opts,
+                        reply_handler h) {
+  impl_->send_request(subject, payload, opts, std::move(h));
+}
+std::uint64_t node::serve(const serve_options& opts, request_handler handler, error_code& ec) {
+  return impl_->serve(opts, std::move(handler), ec);
+}
+error_code node::respond(std::uint64_t request_id, std::string_view payload, const nats::headers& headers) {
+  return impl_->respond(request_id, payload, headers);
+}
+error_code node::stop_serving(std::uint64_t responder_id) { return impl_->stop_serving(responder_id); }
 void node::discover_impl(discover_handler h) {
   asio::post(impl_->ex_, asio::append(std::move(h), error_code{}, impl_->snapshot()));
 }

@@ -65,6 +65,17 @@ bool transient(const error_code& ec) {
 
 }  // namespace
 
+error_code check_user_headers(const nats::headers& hdrs) {
+  for (auto& [name, value] : hdrs.fields()) {
+    if (name.size() >= 5 && std::equal(name.begin(), name.begin() + 5, "Nats-", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return make_error_code(error::invalid_config);
+    if (nats::headers::validate(name, value)) return make_error_code(nats::error::invalid_header);
+  }
+  return {};
+}
+
 node_impl::node_impl(executor_type ex, config cfg)
     : ex_(std::move(ex)),
       cfg_(std::move(cfg)),
@@ -190,6 +201,7 @@ void node_impl::start(void_handler h) {
   };
   nc_ = std::make_unique<nats::connection>(ex_, std::move(opts));
   js_ = std::make_unique<js::context>(*nc_, js::context_options{.timeout = cfg_.publish_ack_timeout});
+  for (auto& [id, r] : responders_) subscribe_responder(*r);  // served before start
   phase_ = phase::starting;
   emit_status(status_kind::connecting);
 
@@ -422,6 +434,7 @@ asio::awaitable<error_code> node_impl::register_presence() {
   v.session = session_;
   v.heartbeat_ms = now_ms();
   v.started_ms = started_ms_;
+  v.groups = my_groups();
   auto json = to_json(v);
   auto key = instance_key(cfg_.instance_id);
   for (int i = 0; i < 3; ++i) {
@@ -467,6 +480,8 @@ void node_impl::shutdown() {
   }
   watcher_.stop();
   ping_sub_.unsubscribe();
+  for (auto& [id, r] : responders_)
+    for (auto& sub : r->subs) sub.unsubscribe();
   for (auto& [seq, e] : outbox_)
     if (e.handler) complete_entry(e, file_.is_open() ? error_code{} : make_error_code(error::stopped));
   if (nc_) nc_->close();
@@ -531,13 +546,7 @@ void node_impl::publish(std::string_view subject, std::string_view payload, cons
   if (phase_ == phase::stopped || phase_ == phase::stopping) return post_handler(std::move(h), make_error_code(error::stopped));
   if (cfg_.role == role::observer) return post_handler(std::move(h), make_error_code(error::observer_cannot_publish));
   if (!valid_relative_subject(subject)) return post_handler(std::move(h), make_error_code(error::invalid_subject));
-  for (auto& [name, value] : opts.headers.fields()) {
-    if (name.size() >= 5 && std::equal(name.begin(), name.begin() + 5, "Nats-", [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        }))
-      return post_handler(std::move(h), make_error_code(error::invalid_config));
-    if (nats::headers::validate(name, value)) return post_handler(std::move(h), make_error_code(nats::error::invalid_header));
-  }
+  if (auto ec = check_user_headers(opts.headers)) return post_handler(std::move(h), ec);
   if (nc_ && nc_->server_info().max_payload > 0 &&
       payload.size() > static_cast<std::size_t>(nc_->server_info().max_payload))
     return post_handler(std::move(h), make_error_code(error::payload_too_large));
@@ -869,21 +878,39 @@ std::uint64_t node_impl::subscribe(const subscribe_options& opts, delivery_handl
     ec = error::invalid_config;
     return 0;
   }
-  auto consumer = consumer_name(cfg_.instance_id, opts.key);
-  for (auto& [id, s] : subs_)
-    if (s->consumer == consumer) {
+  if (!opts.group.empty() && !valid_group_name(opts.group)) {
+    ec = error::invalid_group;
+    return 0;
+  }
+  if (opts.ack_wait < 0ms || (opts.ack_wait > 0ms && opts.ack_wait < 100ms)) {
+    ec = error::invalid_config;
+    return 0;
+  }
+  std::vector<std::string> full;
+  for (auto& p : *patterns) full.push_back(prefix_ + "." + p);
+  auto own = consumer_name(cfg_.instance_id, opts.key);
+  for (auto& [id, s] : subs_) {
+    if (consumer_name(cfg_.instance_id, s->opts.key) == own) {
       ec = error::duplicate_key;
       return 0;
     }
+    // Members of a group pull from one consumer with one filter: they must agree on the patterns.
+    if (!opts.group.empty() && s->opts.group == opts.group && s->patterns != full) {
+      ec = error::group_conflict;
+      return 0;
+    }
+  }
+  auto consumer = opts.group.empty() ? std::move(own) : group_consumer_name(stream_, opts.group);
   auto s = std::make_shared<sub_state>();
   s->id = next_sub_id_++;
   s->opts = opts;
-  for (auto& p : *patterns) s->patterns.push_back(prefix_ + "." + p);
+  s->patterns = std::move(full);
   s->handler = std::move(handler);
   s->consumer = std::move(consumer);
   s->subscribed_at = system_clock::now();
   subs_.emplace(s->id, s);
   if (ready_) asio::co_spawn(ex_, ensure_consumer(s), asio::detached);
+  if (!opts.group.empty()) refresh_presence();  // discovery shows the new member
   return s->id;
 }
 
@@ -902,9 +929,13 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
     ~reset_flag() { s->creating = false; }
   } reset{s.get()};
 
+  const bool grouped = !s->opts.group.empty();
   js::consumer_config cc;
   cc.durable_name = s->consumer;
-  cc.description = "nats-cluster subscription " + s->opts.key + " of " + cfg_.instance_id + ": " + s->opts.patterns;
+  cc.description = grouped ? "nats-cluster group " + s->opts.group + ": " + s->opts.patterns
+                           : "nats-cluster subscription " + s->opts.key + " of " + cfg_.instance_id + ": " + s->opts.patterns;
+  // Nobody left pulling from a group's consumer for this long: the server deletes it.
+  if (grouped) cc.inactive_threshold = cfg_.group_inactive_threshold;
   switch (s->opts.start) {
     case start_position::new_only:
       // "New" means from the subscribe() call, not from whenever the consumer gets created (after a
@@ -924,7 +955,7 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
     cc.opt_start_time.reset();
   }
   cc.ack = js::ack_policy::explicit_ack;
-  cc.ack_wait = cfg_.ack_wait;
+  cc.ack_wait = ack_wait_of(*s);
   cc.max_ack_pending = static_cast<std::int64_t>(s->opts.max_in_flight);
   bool overlap = false;
   for (std::size_t i = 0; i < s->patterns.size(); ++i)
@@ -941,11 +972,16 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
     error_code ec = iec;
     if (!iec) {
       bool same = info.config.filter_subject == cc.filter_subject && info.config.filter_subjects == cc.filter_subjects;
-      if (!same) {
+      if (!same && grouped) {
+        // Other members use it with other patterns: never take it away from them.
+        ec = make_error_code(error::group_conflict);
+      } else if (!same) {
         // The patterns changed (flow edited): the old position means nothing for the new filter.
         auto [dec] = co_await js_->async_delete_consumer(stream_, s->consumer, tuple_awaitable);
         ec = dec ? dec : make_error_code(js::error::consumer_not_found);
-      } else if (!s->attached && s->high_seq == 0 && info.num_ack_pending > 0) {
+      } else if (!grouped && !s->attached && s->high_seq == 0 && info.num_ack_pending > 0) {
+        // (Not for a group: the pending deliveries may be other live members' work in progress; those
+        // of a member that died come back to the group after ack wait.)
         // Deliveries of an earlier process or subscription that were never acknowledged (it stopped or
         // was killed with them in flight, or they went to its pull request after it exited). The server
         // would resend them only after ack wait, behind everything newer; a consumer created again at
@@ -978,7 +1014,8 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
       }
     }
     emit_status(status_kind::error, ec, "consumer " + s->consumer + ": " + ec.message() + "; retrying");
-    asio::steady_timer t(ex_, std::min<milliseconds>(milliseconds(250 * (attempt + 1)), 3000ms));
+    asio::steady_timer t(ex_, ec == error::group_conflict ? 10000ms
+                                                          : std::min<milliseconds>(milliseconds(250 * (attempt + 1)), 3000ms));
     co_await t.async_wait(tuple_awaitable);
   }
 }
@@ -1022,9 +1059,15 @@ std::optional<std::pair<std::string_view, std::uint64_t>> parse_seq(std::string_
 
 }  // namespace
 
-milliseconds node_impl::hold_time() const {
-  // Never so long that the server redelivers a held message meanwhile.
-  return std::min(cfg_.order_hold, cfg_.ack_wait / 2);
+milliseconds node_impl::ack_wait_of(const sub_state& s) const {
+  return s.opts.ack_wait > 0ms ? s.opts.ack_wait : cfg_.ack_wait;
+}
+
+milliseconds node_impl::hold_time(const sub_state& s) const {
+  // Never so long that the server redelivers a held message meanwhile. Off in a group: the other
+  // members take the gaps, so a member would wait for messages that never come to it.
+  if (!s.opts.group.empty()) return 0ms;
+  return std::min(cfg_.order_hold, ack_wait_of(s) / 2);
 }
 
 void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::message& m) {
@@ -1088,7 +1131,7 @@ void node_impl::handle_message(const std::shared_ptr<sub_state>& sp, nats::messa
   nats::message ackm;  // acks need only the reply subject
   ackm.reply = std::move(m.reply);
 
-  if (!order_seq || hold_time() <= 0ms) return deliver(s, std::move(d), std::move(ackm));
+  if (!order_seq || hold_time(s) <= 0ms) return deliver(s, std::move(d), std::move(ackm));
 
   // Publish order per (publisher session, subject): the first message seen sets where we are; one
   // ahead of the next expected waits for its predecessors (a lost ack made them be stored later).
@@ -1172,7 +1215,7 @@ void node_impl::arm_hold_timer(const std::shared_ptr<sub_state>& sp) {
     if (!t.held.empty()) {
       auto oldest = t.held.begin()->second.since;
       for (auto& [n, h] : t.held) oldest = std::min(oldest, h.since);
-      due = std::min(due, oldest + hold_time());
+      due = std::min(due, oldest + hold_time(*sp));
     }
   if (due == steady_clock::time_point::max()) return;
   if (sp->hold_timer && sp->hold_timer_at != steady_clock::time_point{} && sp->hold_timer_at <= due) return;
@@ -1189,7 +1232,7 @@ void node_impl::arm_hold_timer(const std::shared_ptr<sub_state>& sp) {
 void node_impl::check_holds(const std::shared_ptr<sub_state>& sp) {
   auto& s = *sp;
   if (!s.active || phase_ == phase::stopped) return;
-  auto limit = steady_clock::now() - hold_time();
+  auto limit = steady_clock::now() - hold_time(s);
   for (auto& [k, t] : s.order) {
     // Give up on a gap once a delivery behind it has waited hold_time() (publisher gone, message lost).
     while (s.active && !t.held.empty()) {
@@ -1264,6 +1307,12 @@ void node_impl::unsubscribe(std::uint64_t id, bool remove_consumer, void_handler
   if (it == subs_.end()) return post_handler(std::move(h), make_error_code(error::unknown_subscription));
   auto s = it->second;
   subs_.erase(it);
+  if (!s->opts.group.empty()) {
+    refresh_presence();  // no longer listed as a member (unless another subscription here is)
+    // A group's consumer is removed only by its last member known to discovery (stale ones count:
+    // they may come back); otherwise the consumer's inactive threshold removes it.
+    if (remove_consumer && group_has_other_members(s->opts.group)) remove_consumer = false;
+  }
   s->active = false;
   s->stream.stop();
   if (s->hold_timer) s->hold_timer->cancel();  // held ones were never acked: the consumer keeps them
@@ -1313,7 +1362,7 @@ asio::awaitable<void> node_impl::heartbeat_once() {
       }
     }
   }
-  auto ec = co_await register_presence();
+  auto ec = co_await write_presence();
   if (ec && ec != error::duplicate_instance)
     emit_status(status_kind::error, ec, "presence refresh failed: " + ec.message());
 }
@@ -1350,6 +1399,7 @@ instance_info node_impl::info_of(const std::string& id, const peer* p) const {
     ii.state = p->state;
     ii.last_seen = p->last_seen;
     ii.legacy = p->legacy;
+    ii.groups = p->value.groups;
   } else {
     ii.state = presence::offline;
   }
@@ -1462,6 +1512,7 @@ std::vector<instance_info> node_impl::snapshot() const {
     me.self = true;
     me.state = ready_ ? presence::online : presence::offline;
     for (auto& [subject, v] : my_endpoints_) me.endpoints.push_back(endpoint_info{cfg_.instance_id, subject, v.mode, v.ttl});
+    me.groups = my_groups();
     out.push_back(std::move(me));
   }
   return out;

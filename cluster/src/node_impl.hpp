@@ -38,6 +38,13 @@ inline constexpr std::string_view ttl_header = "Nats-Cluster-TTL";
 /// Header of durable messages: "<publisher session>.<n>", n counting 1, 2, ... per session and subject,
 /// so a subscriber can hand them out in publish order although a resent one is stored late.
 inline constexpr std::string_view seq_header = "Nats-Cluster-Seq";
+/// Headers of cluster requests and replies: the sending instance, and (requests) how long the
+/// requester waits, in ms, so a responder forgets requests nobody waits for.
+inline constexpr std::string_view from_header = "Nats-Cluster-From";
+inline constexpr std::string_view timeout_header = "Nats-Cluster-Timeout";
+
+/// Headers a host may add: valid, and none of the reserved "Nats-" names (invalid_config, invalid_header).
+boost::system::error_code check_user_headers(const nats::headers& hdrs);
 
 struct outbox_entry {
   outbox_record rec;
@@ -100,6 +107,20 @@ struct sub_state {
   std::chrono::steady_clock::time_point hold_timer_at{};
 };
 
+/// A responder (node::serve): its queue subscriptions on the request subjects.
+struct responder_state {
+  std::uint64_t id = 0;
+  serve_options opts;
+  request_handler handler;
+  std::vector<nats::subscription> subs;
+};
+
+/// A request handed to a responder, waiting for node::respond.
+struct waiting_request {
+  std::string reply;
+  std::chrono::steady_clock::time_point deadline;
+};
+
 struct pending_delivery {
   std::uint64_t sub = 0;
   std::uint64_t stream_seq = 0;
@@ -130,6 +151,11 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   boost::system::error_code nak(std::uint64_t id, std::chrono::milliseconds delay);
   void forget_pending(std::unordered_map<std::uint64_t, pending_delivery>::iterator it);
   void unsubscribe(std::uint64_t id, bool remove_consumer, void_handler h);
+  void send_request(std::string_view subject, std::string_view payload, const request_options& opts,
+                    boost::asio::any_completion_handler<void(boost::system::error_code, reply)> h);
+  std::uint64_t serve(const serve_options& opts, request_handler handler, boost::system::error_code& ec);
+  boost::system::error_code respond(std::uint64_t id, std::string_view payload, const nats::headers& headers);
+  boost::system::error_code stop_serving(std::uint64_t id);
   std::vector<instance_info> snapshot() const;
   void stop(std::chrono::milliseconds timeout, void_handler h);
   void shutdown();  ///< abrupt (destructor)
@@ -206,7 +232,18 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   void release(sub_state& s, order_track& t, bool skip_gap);
   void check_holds(const std::shared_ptr<sub_state>& s);
   void arm_hold_timer(const std::shared_ptr<sub_state>& s);
-  std::chrono::milliseconds hold_time() const;
+  std::chrono::milliseconds hold_time(const sub_state& s) const;
+  std::chrono::milliseconds ack_wait_of(const sub_state& s) const;
+
+  // groups (subscribe_options::group)
+  std::vector<group_membership> my_groups() const;
+  bool group_has_other_members(const std::string& group) const;
+  void refresh_presence();
+  boost::asio::awaitable<boost::system::error_code> write_presence();
+
+  // request / reply
+  void subscribe_responder(responder_state& r);
+  void on_request(std::uint64_t responder, nats::message&& m);
 
   // presence / discovery
   boost::asio::awaitable<void> heartbeat_loop();
@@ -257,7 +294,15 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   std::string order_key_;  ///< scratch for order lookups
   bool multi_filter_ = false;
 
+  // responders and the requests they handed out
+  std::map<std::uint64_t, std::shared_ptr<responder_state>> responders_;
+  std::map<std::uint64_t, waiting_request> waiting_requests_;
+  std::uint64_t next_responder_id_ = 1;
+  std::uint64_t next_request_id_ = 1;
+
   // presence
+  bool presence_busy_ = false;   ///< a write_presence() runs
+  bool presence_again_ = false;  ///< ... and must write once more (groups changed meanwhile)
   nats::subscription ping_sub_;
   std::uint64_t presence_rev_ = 0;
   bool duplicate_reported_ = false;

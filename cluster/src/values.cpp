@@ -33,9 +33,17 @@ std::string json_escape(std::string_view s) {
 }
 
 std::string to_json(const presence_value& v) {
-  return "{\"natsAddress\":" + json_escape(v.nats_address) + ",\"role\":" + json_escape(to_string(v.role)) +
-         ",\"session\":" + json_escape(v.session) + ",\"heartbeat\":" + std::to_string(v.heartbeat_ms) +
-         ",\"startedAt\":" + std::to_string(v.started_ms) + "}";
+  auto json = "{\"natsAddress\":" + json_escape(v.nats_address) + ",\"role\":" + json_escape(to_string(v.role)) +
+              ",\"session\":" + json_escape(v.session) + ",\"heartbeat\":" + std::to_string(v.heartbeat_ms) +
+              ",\"startedAt\":" + std::to_string(v.started_ms);
+  if (!v.groups.empty()) {
+    json += ",\"groups\":[";
+    for (std::size_t i = 0; i < v.groups.size(); ++i)
+      json += std::string(i ? "," : "") + "{\"group\":" + json_escape(v.groups[i].group) +
+              ",\"patterns\":" + json_escape(v.groups[i].patterns) + "}";
+    json += "]";
+  }
+  return json + "}";
 }
 
 std::string to_json(const endpoint_value& v) {
@@ -93,6 +101,15 @@ std::optional<presence_value> parse_presence(std::string_view json) {
     if (auto n = number_of(e)) v.heartbeat_ms = static_cast<std::int64_t>(*n);
   if (!obj["startedAt"].get(e))
     if (auto n = number_of(e)) v.started_ms = static_cast<std::int64_t>(*n);
+  simdjson::dom::array groups;
+  if (!obj["groups"].get_array().get(groups))
+    for (auto g : groups) {
+      group_membership m;
+      if (g["group"].get_string().get(s)) continue;
+      m.group = s;
+      if (!g["patterns"].get_string().get(s)) m.patterns = s;
+      v.groups.push_back(std::move(m));
+    }
   return v;
 }
 

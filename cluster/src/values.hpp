@@ -1,17 +1,20 @@
 // JSON values of the presence bucket (internal). The original plugin writes
 //   instances.<id>            {"natsAddress": "...", "role": "Member"}
 //   endpoints.<id>.<subject>  {"mode": "Durable", "ttl": 30}          (ttl in seconds)
-// We write the same fields plus our own (session, heartbeat, startedAt, ttlMs); readers ignore
+// We write the same fields plus our own (session, heartbeat, startedAt, ttlMs, and
+// groups = [{"group","patterns"}] when the instance has group members); readers ignore
 // fields they do not know, so both plugins read each other's entries.
 #pragma once
 
 #include <nats/cluster/config.hpp>
+#include <nats/cluster/types.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nats::cluster::detail {
 
@@ -21,6 +24,7 @@ struct presence_value {
   std::string session;            ///< empty: written by the original plugin (legacy)
   std::int64_t heartbeat_ms = 0;  ///< publisher clock, informative
   std::int64_t started_ms = 0;
+  std::vector<group_membership> groups;  ///< "groups": written only when not empty
 };
 
 struct endpoint_value {

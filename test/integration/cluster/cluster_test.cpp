@@ -525,16 +525,7 @@ BOOST_AUTO_TEST_CASE(unsubscribe_keeps_or_removes_the_consumer) {
   auto keep = subscribe(n, c1, "keep", ">");
   auto drop = subscribe(n, c2, "drop", ">");
   run_for(ioc, 500ms);
-  auto names = [&] {
-    op_result<std::vector<std::string>> r;
-    raw.js.async_consumer_names("NODERED_CLUSTER", [&](error_code ec, std::vector<std::string> v) {
-      r.ec = ec;
-      r.value = std::move(v);
-    });
-    BOOST_REQUIRE(run_until(ioc, [&] { return r.ec.has_value(); }));
-    std::sort(r.value.begin(), r.value.end());
-    return r.value;
-  };
+  auto names = [&] { return consumer_names(ioc, raw); };
   BOOST_TEST(names() == (std::vector<std::string>{"n1_drop", "n1_keep"}), boost::test_tools::per_element());
   std::optional<error_code> r1, r2;
   n.async_unsubscribe(keep, false, [&](error_code ec) { r1 = ec; });

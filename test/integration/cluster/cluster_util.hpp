@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -141,6 +142,29 @@ inline std::uint64_t subscribe(node& n, collector& c, std::string key, std::stri
   auto id = n.subscribe(o, c.handler(), ec);
   BOOST_REQUIRE_MESSAGE(!ec, "subscribe: " << ec.message());
   return id;
+}
+
+/// Names of the consumers on `stream`, sorted.
+inline std::vector<std::string> consumer_names(asio::io_context& ioc, raw_client& raw,
+                                               const std::string& stream = "NODERED_CLUSTER") {
+  std::optional<error_code> r;
+  std::vector<std::string> names;
+  raw.js.async_consumer_names(stream, [&](error_code ec, std::vector<std::string> v) {
+    r = ec;
+    names = std::move(v);
+  });
+  BOOST_REQUIRE(run_until(ioc, [&] { return r.has_value(); }));
+  BOOST_REQUIRE_MESSAGE(!*r, "consumer names: " << r->message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+/// node::async_discover, synchronously.
+inline std::vector<instance_info> discover(asio::io_context& ioc, node& n) {
+  std::optional<std::vector<instance_info>> found;
+  n.async_discover([&](error_code, std::vector<instance_info> v) { found = std::move(v); });
+  BOOST_REQUIRE(run_until(ioc, [&] { return found.has_value(); }));
+  return *found;
 }
 
 /// Starts a publishing node and then a subscribing node, and subscribes `c` on `sub` with key "k" to

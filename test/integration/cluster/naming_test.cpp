@@ -128,6 +128,32 @@ BOOST_AUTO_TEST_CASE(leader_values_round_trip) {
   BOOST_TEST(!detail::parse_leader("not json").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(group_and_request_names) {
+  BOOST_TEST(group_consumer_name("NODERED_CLUSTER", "workers") == "NODERED_CLUSTER_group_workers");
+  BOOST_TEST(group_consumer_name("A_B", "x\\y") == "A_B_group_x_y");
+  for (auto good : {"workers", "nodered-cluster_jobs", "G1"}) BOOST_TEST(valid_group_name(good), good);
+  for (auto bad : {"", "a.b", "a*", "a>", "a b", "a/b", "a\\b", "a\tb"}) BOOST_TEST(!valid_group_name(bad), bad);
+  BOOST_TEST(request_subject_any("S", "svc.time") == "_CLUSTER.S.req.any.svc.time");
+  BOOST_TEST(request_subject_instance("S", "field-a", "svc.time") == "_CLUSTER.S.req.inst.field-a.svc.time");
+  BOOST_TEST(request_subject_group("S", "gpu", "svc.time") == "_CLUSTER.S.req.group.gpu.svc.time");
+
+  // Groups are a new field of the presence value: absent when none (the entry stays as before),
+  // read back when present, ignored gracefully when malformed.
+  detail::presence_value v{"nats://h:4222", role::member, "s1", 5, 6};
+  BOOST_TEST(detail::to_json(v).find("groups") == std::string::npos);
+  v.groups = {{"workers", "jobs.>"}, {"b\"q", "x"}};
+  auto back = detail::parse_presence(detail::to_json(v));
+  BOOST_REQUIRE(back.has_value());
+  BOOST_REQUIRE_EQUAL(back->groups.size(), 2u);
+  BOOST_TEST(back->groups[0].group == "workers");
+  BOOST_TEST(back->groups[0].patterns == "jobs.>");
+  BOOST_TEST(back->groups[1].group == "b\"q");
+  auto odd = detail::parse_presence(R"({"natsAddress":"x","role":"Member","groups":[1,{"patterns":"p"},{"group":"g"}]})");
+  BOOST_REQUIRE(odd.has_value());
+  BOOST_REQUIRE_EQUAL(odd->groups.size(), 1u);
+  BOOST_TEST(odd->groups[0].group == "g");
+}
+
 BOOST_AUTO_TEST_CASE(outbox_log_replays_live_records_and_ignores_a_torn_tail) {
   detail::outbox_record a{1, false, 0, "id-1", "p.i.s", "", "one"};
   detail::outbox_record b{2, true, 123, "", "p.i.s", "NATS/1.0\r\nX: y\r\n\r\n", "two\nlines"};

@@ -108,6 +108,33 @@ class node {
         token);
   }
 
+  /// Sends a request to a responder of the relative `subject` (node::serve on some instance) and
+  /// waits for its answer: `void(error_code, reply)`. opts.instance picks the instance, opts.group a
+  /// responder group; otherwise any responder of the subject answers. Requests are core NATS
+  /// messages on "_CLUSTER.<stream>.req.…" (not stored, not queued while disconnected). Errors:
+  /// invalid_subject, invalid_instance_id, invalid_group, invalid_config (reserved header, zero
+  /// timeout, instance and group both set), payload_too_large, not_connected, no_responders, timeout,
+  /// not_started, stopped.
+  template <class Token>
+  auto async_request(std::string_view subject, std::string_view payload, const request_options& opts,
+                     Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, reply)>(
+        [this, subject, payload, opts](auto h) { request_impl(subject, payload, opts, reply_handler(std::move(h))); },
+        token);
+  }
+
+  /// Answers requests for a relative subject (wildcards allowed): each request is handed to
+  /// `handler` on the node's executor; answer with respond(). Returns the responder id (0 and `ec`
+  /// set on error: invalid_pattern, invalid_group, invalid_config, stopped). Works before start.
+  std::uint64_t serve(const serve_options& opts, request_handler handler, boost::system::error_code& ec);
+  /// Sends the answer to a request handed out by serve(). unknown_request when the id is not
+  /// waiting (answered already, or its requester's deadline passed); invalid_config for a reserved
+  /// header; payload_too_large; not_connected.
+  boost::system::error_code respond(std::uint64_t request_id, std::string_view payload,
+                                    const nats::headers& headers = {});
+  /// Stops a responder (requests it handed out can still be answered until their deadline).
+  boost::system::error_code stop_serving(std::uint64_t responder_id);
+
   /// Instances and their endpoints as known now (`void(error_code, std::vector<instance_info>)`):
   /// the view kept current by the node's watch on the bucket (the last known view while disconnected).
   template <class Token>
@@ -149,6 +176,7 @@ class node {
   using discover_handler =
       boost::asio::any_completion_handler<void(boost::system::error_code, std::vector<instance_info>)>;
   using test_handler = boost::asio::any_completion_handler<void(test_result)>;
+  using reply_handler = boost::asio::any_completion_handler<void(boost::system::error_code, reply)>;
 
   void start_impl(void_handler h);
   void publish_impl(std::string_view subject, std::string_view payload, const publish_options& opts, void_handler h);
@@ -156,6 +184,7 @@ class node {
                               void_handler h);
   void unsubscribe_impl(std::uint64_t id, bool remove_consumer, void_handler h);
   void discover_impl(discover_handler h);
+  void request_impl(std::string_view subject, std::string_view payload, const request_options& opts, reply_handler h);
   void stop_impl(std::chrono::milliseconds timeout, void_handler h);
   static void test_connection_impl(executor_type ex, config cfg, std::chrono::milliseconds timeout, test_handler h);
 

@@ -72,6 +72,10 @@ struct config {
   /// for it (keep it above the publishers' publish_ack_timeout; at most ack_wait / 2 is used, so a
   /// waiting message is never redelivered meanwhile). 0: deliver in stream order.
   std::chrono::milliseconds order_hold{7000};
+  /// A group's shared consumer (subscribe_options::group) that no member has pulled from for this
+  /// long is deleted by the server (consumer inactive_threshold): nobody is left to take its
+  /// messages. Set when the consumer is created. 0: never (only an explicit removal deletes it).
+  std::chrono::milliseconds group_inactive_threshold{std::chrono::hours(24 * 7)};
 
   // start
   bool wait_until_ready = true;                ///< async_start waits for connect + setup (else returns at once)

@@ -28,6 +28,12 @@ enum class error {
   jetstream_unavailable,    ///< the server (or account) has no JetStream
   outbox_not_drained,       ///< stop: messages were left in a non-persistent outbox
   payload_too_large,        ///< larger than the server's max_payload
+  invalid_group,            ///< a group name that is not one token (no '.', wildcards, blanks, '/', '\\')
+  group_conflict,           ///< the group's consumer exists with other patterns (members must agree)
+  no_responders,            ///< request: nobody serves the subject (or the chosen instance/group)
+  timeout,                  ///< request: no answer within the timeout
+  not_connected,            ///< request: not connected to NATS now (requests are not queued)
+  unknown_request,          ///< respond: the request id is unknown, answered or past its deadline
 };
 
 const boost::system::error_category& error_category() noexcept;

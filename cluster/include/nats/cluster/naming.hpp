@@ -30,6 +30,16 @@ std::string endpoint_key(std::string_view instance, std::string_view subject);
 /// Durable consumer name of a subscription: "<instance>_<key>", characters not allowed in consumer
 /// names ('.', '*', '>', whitespace, '/', '\\') replaced by '_'.
 std::string consumer_name(std::string_view instance, std::string_view key);
+/// Durable consumer shared by the members of a group: "<stream>_group_<group>", sanitized like
+/// consumer_name.
+std::string group_consumer_name(std::string_view stream, std::string_view group);
+/// Request subjects (outside the stream's "<prefix>.>", so requests are never stored):
+///   any responder of `subject`     "_CLUSTER.<stream>.req.any.<subject>"
+///   a responder on `instance`      "_CLUSTER.<stream>.req.inst.<instance>.<subject>"
+///   a responder of group `group`   "_CLUSTER.<stream>.req.group.<group>.<subject>"
+std::string request_subject_any(std::string_view stream, std::string_view subject);
+std::string request_subject_instance(std::string_view stream, std::string_view instance, std::string_view subject);
+std::string request_subject_group(std::string_view stream, std::string_view group, std::string_view subject);
 
 /// Splits "a.b, *.c.>" at commas, trims blanks, and checks every pattern (relative subject with `*`/`>`
 /// wildcards, `>` last). nullopt when the list is empty or any pattern is bad.
@@ -41,6 +51,8 @@ bool patterns_overlap(std::string_view a, std::string_view b) noexcept;
 
 /// One NATS token: non-empty, printable, no '.', whitespace, '*' or '>'.
 bool valid_instance_id(std::string_view id) noexcept;
+/// A group name: one NATS token (as valid_instance_id) without '/' or '\\' (it names a consumer).
+bool valid_group_name(std::string_view group) noexcept;
 /// A relative publish subject: valid subject tokens, no wildcards.
 bool valid_relative_subject(std::string_view subject) noexcept;
 

@@ -55,6 +55,23 @@ struct subscribe_options {
   start_position start = start_position::new_only;  ///< only when the consumer is created
   ack_mode ack = ack_mode::on_delivery;
   std::size_t max_in_flight = 1000;  ///< deliveries not yet acked at most (server max_ack_pending)
+  /// Who gets each message. Empty (default): every subscribing instance (each subscription owns a
+  /// durable consumer). A group name (one token: no '.', wildcards, blanks, '/' or '\\'): one member
+  /// of the group — every subscription with this group under the same root pulls from one shared
+  /// durable consumer, so each message (durable or ephemeral) is handed to one member, and what a
+  /// member leaves unacknowledged (it stopped, crashed, or did not ack within ack wait) goes to
+  /// another. Members of a group must use the same patterns (else error::group_conflict). Publish
+  /// order is not restored in a group (see docs/cluster.md, "Groups").
+  std::string group;
+  /// Ack wait of the consumer when this subscription creates it (0: config::ack_wait): unacked
+  /// deliveries come back (in a group: to any member) after this.
+  std::chrono::milliseconds ack_wait{0};
+};
+
+/// A group this instance takes part in (published in its presence entry, shown by discovery).
+struct group_membership {
+  std::string group;
+  std::string patterns;  ///< the members' subscribe patterns
 };
 
 struct endpoint_info {
@@ -63,6 +80,47 @@ struct endpoint_info {
   delivery_mode mode = delivery_mode::durable;
   std::chrono::milliseconds ttl{0};
 };
+
+/// Where node::async_request sends a request for a relative subject.
+struct request_options {
+  /// Ask this instance (one of its responders for the subject); empty: any responder of the subject.
+  std::string instance;
+  /// Ask one responder of this responder group (serve_options::group); not together with `instance`.
+  std::string group;
+  std::chrono::milliseconds timeout{5000};
+  /// Extra headers to carry (names starting with "Nats-" are reserved and refused).
+  nats::headers headers;
+};
+
+/// The answer to node::async_request.
+struct reply {
+  std::string payload;
+  nats::headers headers;  ///< as sent by the responder (including Nats-Cluster-From)
+  std::string instance;   ///< the instance that answered (empty when a plain NATS client answered)
+};
+
+struct serve_options {
+  /// Relative subject answered, NATS wildcards allowed ("orders.get", "orders.*").
+  std::string subject;
+  /// Responder group: this responder also answers requests addressed to the group. Requests to the
+  /// subject (any responder), to this instance or to the group are each shared among the matching
+  /// responders as a NATS queue group: one of them gets each request.
+  std::string group;
+};
+
+/// A request handed to a responder (node::serve); answer it with node::respond(id, ...).
+struct request {
+  std::uint64_t id = 0;          ///< for node::respond; unique per node
+  std::uint64_t responder = 0;   ///< the serve() id it came through
+  std::string subject;           ///< relative subject asked ("orders.get")
+  std::string source_instance;   ///< requesting instance (empty for a plain NATS client)
+  std::string payload;
+  nats::headers headers;         ///< as sent (including the Nats-Cluster-* headers)
+  /// When the requester stops waiting (its timeout, as it told us); answers after that are dropped.
+  std::chrono::steady_clock::time_point deadline{};
+};
+
+using request_handler = std::function<void(request&&)>;
 
 enum class presence { online, stale, offline };
 const char* to_string(presence p) noexcept;
@@ -78,6 +136,7 @@ struct instance_info {
   bool legacy = false;
   bool self = false;  ///< this node
   std::vector<endpoint_info> endpoints;
+  std::vector<group_membership> groups;  ///< groups it has members in (empty for the original plugin)
 };
 
 enum class status_kind { connecting, connected, disconnected, reconnecting, error, closed, outbox };
