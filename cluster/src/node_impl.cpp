@@ -1004,7 +1004,8 @@ asio::awaitable<void> node_impl::ensure_consumer(std::shared_ptr<sub_state> s) {
     if (!ec) {
       s->attached = true;
       js::consume_options co;
-      co.batch = static_cast<std::int64_t>(std::min<std::size_t>(s->opts.max_in_flight, 256));
+      // A group member asks for few at a time, so that waiting members get their share.
+      co.batch = static_cast<std::int64_t>(std::min<std::size_t>(s->opts.max_in_flight, grouped ? 16 : 256));
       co.expires = 5000ms;  // short pull requests: a lost link is noticed (heartbeats) within seconds
       s->stream = js::consumer_stream(*js_, stream_, s->consumer, co);
       if (!(ec = s->stream.start())) {
