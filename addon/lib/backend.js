@@ -7,7 +7,7 @@
 //   await cluster.publish(subject, payload, {mode: 'durable'|'ephemeral', ttl})
 //   const sub = cluster.subscribe({key, patterns, start, ack, maxInFlight}, onMessage)
 //   sub.ack(id); await sub.settle(id, {nak, delayMs}); await sub.close({removeConsumer})
-//   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...]}]
+//   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...], groups: [...]}]
 //   await cluster.kvGet(key) / kvPut(key, v) / kvCreate / kvUpdate(key, v, rev) / kvDelete / kvKeys(filter)
 //   const le = cluster.leader(group, {leaseMs}, onEvent); le.isLeader(); await le.stop()
 //   cluster.status()                             // synchronous snapshot
@@ -460,7 +460,8 @@ class Cluster extends EventEmitter {
     return this._call((id) => this._native.registerEndpoint(id, String(subject), mode, Number(opts.ttl) > 0 ? Number(opts.ttl) : 0));
   }
 
-  /// opts: {key, patterns: [..], start: 'new'|'all'|'last', ack: 'auto'|'none', maxInFlight}.
+  /// opts: {key, patterns: [..], start: 'new'|'all'|'last', ack: 'auto'|'none', maxInFlight,
+  /// group (empty: every instance; a name: one member of that group gets each message), ackWaitMs}.
   /// onMessage(delivery) with {id, subject, relativeSubject, sourceInstance, payload: Buffer, headers,
   /// streamSequence, redelivered}.
   subscribe(opts, onMessage) {
@@ -472,6 +473,8 @@ class Cluster extends EventEmitter {
         start: opts.start || 'new',
         ack: opts.ack || 'auto',
         maxInFlight: Number(opts.maxInFlight) > 0 ? Number(opts.maxInFlight) : 0,
+        group: String(opts.group || ''),
+        ackWaitMs: Number(opts.ackWaitMs) > 0 ? Number(opts.ackWaitMs) : 0,
       });
     });
     const sub = new Subscription(this, sid);

@@ -171,7 +171,7 @@ function membersAnswer(list, selfId) {
 
 /// GET /cluster/discovery: {instances: {id: {natsAddress, role, ...ours}}, endpoints: {id: [subject]}}
 /// (original; subjects relative to the instance) + {endpointDetails: {id: [{subject, mode, ttl}]},
-/// subjects: [pattern suggestions]}.
+/// subjects: [pattern suggestions], groups: [{group, patterns, members}]}.
 function discoveryAnswer(list, selfId) {
   const { members, instances } = membersAnswer(list, selfId);
   const byId = new Map((list || []).map((i) => [i.instanceId, i]));
@@ -182,7 +182,35 @@ function discoveryAnswer(list, selfId) {
     endpoints[id] = eps.map((e) => e.subject);
     endpointDetails[id] = eps.map((e) => ({ subject: e.subject, mode: e.mode, ttl: e.ttl }));
   }
-  return { instances, endpoints, endpointDetails, subjects: suggestionsFrom(list) };
+  return { instances, endpoints, endpointDetails, subjects: suggestionsFrom(list), groups: groupsFrom(list) };
+}
+
+/// Groups and their members from a discovery snapshot: [{group, patterns, members: [instanceId...]}].
+function groupsFrom(instances) {
+  const by = new Map();
+  for (const inst of instances || []) {
+    for (const g of inst.groups || []) {
+      if (!by.has(g.group)) by.set(g.group, { group: g.group, patterns: g.patterns, members: [] });
+      by.get(g.group).members.push(inst.instanceId);
+    }
+  }
+  return Array.from(by.values()).sort((a, b) => a.group.localeCompare(b.group));
+}
+
+/// A group name: one NATS token (no '.', '*', '>', whitespace) without '/' or '\'. null when fine.
+function checkGroup(g) {
+  if (typeof g !== 'string' || g.length === 0) return 'group name is empty';
+  if (g.length > 128) return 'group name is longer than 128 characters';
+  if (/[\s.*>/\\\x00-\x1f\x7f]/.test(g)) return `group name "${g}" must be one word: no dots, wildcards, spaces, "/" or "\\"`;
+  return null;
+}
+
+/// The group name used when the node leaves it empty: root and patterns as one token, e.g.
+/// "/nodered-cluster" + "*.jobs.>" → "nodered-cluster_any_jobs_all" (the editor shows the same).
+function defaultGroupName(rootPath, patterns) {
+  const root = String(rootPath || '/nodered-cluster').replace(/^\//, '');
+  const pat = splitPatterns(patterns).join('_').replace(/\*/g, 'any').replace(/>/g, 'all');
+  return `${root}_${pat}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
 }
 
 /// The reference a cluster ack node needs (msg.cluster.ackId): subscribe node id, run, delivery id. A
@@ -201,4 +229,8 @@ function parseAckId(s) {
   return { nodeId: m[1], session: m[2], deliveryId };
 }
 
-module.exports = { originalStatusOf, withoutUrlCredentials, authKindOf, instanceSummary, membersAnswer, discoveryAnswer, formatAckId, parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom };
+module.exports = {
+  originalStatusOf, withoutUrlCredentials, authKindOf, instanceSummary, membersAnswer, discoveryAnswer, formatAckId,
+  parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom,
+  groupsFrom, checkGroup, defaultGroupName,
+};

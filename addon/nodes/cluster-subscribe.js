@@ -2,7 +2,7 @@
 // ClusterSubscribeNode: outputs every cluster message whose subject matches one of its patterns.
 
 const crypto = require('crypto');
-const { checkPattern, splitPatterns, decodePayload, formatAckId } = require('../lib/common');
+const { checkPattern, splitPatterns, decodePayload, formatAckId, checkGroup, defaultGroupName } = require('../lib/common');
 
 module.exports = function (RED) {
   function ClusterSubscribeNode(n) {
@@ -11,6 +11,10 @@ module.exports = function (RED) {
     node.subjectPattern = String(n.subjectPattern || '');
     node.start = ['new', 'all', 'last'].includes(n.start) ? n.start : 'new';
     node.ackMode = ['none', 'manual'].includes(n.ackMode) ? n.ackMode : 'auto';
+    // Delivery: 'every' instance (the original plugin's behaviour, the default for its flows) or
+    // 'group': one member of the named group gets each message (empty name: derived from root + patterns).
+    node.delivery = n.delivery === 'group' ? 'group' : 'every';
+    node.ackWait = Number(n.ackWait) > 0 ? Number(n.ackWait) : 0; // seconds; 0: the config node's
     // Names this run of the node in msg.cluster.ackId, so an ack for a delivery of an earlier run
     // (before a redeploy) is recognised instead of settling an unrelated message.
     node.ackSession = crypto.randomBytes(6).toString('hex');
@@ -44,12 +48,21 @@ module.exports = function (RED) {
 
     const patterns = splitPatterns(node.subjectPattern);
     const bad = patterns.length === 0 ? 'no pattern' : patterns.map(checkPattern).find(Boolean);
+    node.group = '';
+    if (node.delivery === 'group') {
+      node.group = String(n.group || '').trim() ||
+        defaultGroupName(node.config ? node.config.zkRootPath : '', node.subjectPattern);
+    }
+    const badGroup = node.group ? checkGroup(node.group) : null;
 
     if (!node.config) {
       node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-subscribe.status.no-config') });
     } else if (bad) {
       node.error(RED._('cluster-subscribe.error.pattern', { reason: bad }));
       node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-subscribe.status.bad-pattern') });
+    } else if (badGroup) {
+      node.error(RED._('cluster-subscribe.error.group', { reason: badGroup }));
+      node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-subscribe.status.bad-group') });
     } else {
       node.onClusterStatus = (st) => { if (!node.failed) node.status(node.config.statusFor(st)); };
       node.config.register(node);
@@ -61,6 +74,8 @@ module.exports = function (RED) {
             patterns,
             start: node.start,
             ack: node.ackMode === 'none' ? 'none' : 'auto', // both acked from JS (auto: here; manual: the flow)
+            group: node.group,
+            ackWaitMs: node.ackWait * 1000,
           }, (d) => {
             let payload = decodePayload(d.payload);
             // Binary payloads are views into the batch buffer from the addon: keep only their own bytes.
@@ -83,6 +98,7 @@ module.exports = function (RED) {
                 headers: d.headers || {},
               },
             };
+            if (node.group) msg.cluster.group = node.group;
             // Manual: a cluster ack node settles it later, identified by this opaque reference.
             if (manual) msg.cluster.ackId = formatAckId(node.id, node.ackSession, d.id);
             node.send(msg);
@@ -117,6 +133,7 @@ module.exports = function (RED) {
       node.sub = null;
       if (!s) return done();
       // Deleted from the flow: remove its durable consumer too. Redeployed: keep it, so nothing is missed.
+      // In a group the shared consumer is removed only when no other member is known (cluster layer).
       s.close({ removeConsumer: !!removed }).catch((err) => node.warn(err.message)).finally(() => done());
     });
   }

@@ -325,7 +325,7 @@ Napi::Value cluster_wrap::settle_batch(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// subscribe(callId, {key, patterns: [...], start, ack, maxInFlight}) -> subscription id (sync); the call
+// subscribe(callId, {key, patterns: [...], start, ack, maxInFlight, group, ackWaitMs}) -> subscription id (sync); the call
 // id settles when the subscription is registered (or failed).
 Napi::Value cluster_wrap::subscribe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -355,6 +355,12 @@ Napi::Value cluster_wrap::subscribe(const Napi::CallbackInfo& info) {
   if (o.Get("maxInFlight").IsNumber()) {
     double m = o.Get("maxInFlight").As<Napi::Number>().DoubleValue();
     if (m > 0) opts.max_in_flight = static_cast<std::size_t>(m);
+  }
+  // Empty group: every instance gets every message (as before); a name: one member of the group.
+  if (o.Get("group").IsString()) opts.group = o.Get("group").As<Napi::String>().Utf8Value();
+  if (o.Get("ackWaitMs").IsNumber()) {
+    double w = o.Get("ackWaitMs").As<Napi::Number>().DoubleValue();
+    if (w > 0) opts.ack_wait = std::chrono::milliseconds(static_cast<long long>(w));
   }
 
   const std::uint64_t sub = next_sub_++;

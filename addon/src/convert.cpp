@@ -225,6 +225,14 @@ Napi::Object to_js(Napi::Env env, const cl::instance_info& i) {
   auto eps = Napi::Array::New(env, i.endpoints.size());
   for (std::size_t k = 0; k < i.endpoints.size(); ++k) eps.Set(static_cast<std::uint32_t>(k), to_js(env, i.endpoints[k]));
   o.Set("endpoints", eps);
+  auto groups = Napi::Array::New(env, i.groups.size());
+  for (std::size_t k = 0; k < i.groups.size(); ++k) {
+    auto g = Napi::Object::New(env);
+    g.Set("group", i.groups[k].group);
+    g.Set("patterns", i.groups[k].patterns);
+    groups.Set(static_cast<std::uint32_t>(k), g);
+  }
+  o.Set("groups", groups);
   return o;
 }
 

@@ -104,12 +104,12 @@ test('admin answers: members and discovery have the original plugin\'s shape wit
     },
   });
   const d = c.discoveryAnswer(list, 'b');
-  assert.deepEqual(Object.keys(d), ['instances', 'endpoints', 'endpointDetails', 'subjects']);
+  assert.deepEqual(Object.keys(d), ['instances', 'endpoints', 'endpointDetails', 'subjects', 'groups']);
   assert.deepEqual(d.instances, c.membersAnswer(list, 'b').instances);
   assert.deepEqual(d.endpoints, { a: ['sensors.t', 'z.y'], b: [] });
   assert.deepEqual(d.endpointDetails.a, [{ subject: 'sensors.t', mode: 'Durable', ttl: 30 }, { subject: 'z.y', mode: 'Ephemeral', ttl: 5 }]);
   assert.deepEqual(d.subjects, ['*.sensors.t', '*.z.y', 'a.>', 'a.sensors.t', 'a.z.y', 'b.>']);
-  assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [] });
+  assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [], groups: [] });
 });
 
 test('sidebar view rows: instances sorted, own subscriptions only, departed ones kept offline with their last seen', () => {
@@ -150,4 +150,18 @@ test('header columns from the addon become msg.cluster.headers (repeated names a
   assert.equal(Object.getPrototypeOf(odd), Object.prototype, 'a header name never changes the prototype');
   assert.equal(Object.getOwnPropertyDescriptor(odd, '__proto__').value, 'v');
   assert.deepEqual(Object.keys(odd), ['__proto__', 'constructor']);
+});
+
+test('group names: checked, derived from root + patterns, listed from discovery', () => {
+  assert.equal(c.checkGroup('jobs-workers_1'), null);
+  for (const bad of ['', 'a.b', 'a*', 'a>', 'a b', 'a/b', 'a\\b', 'x'.repeat(129)]) assert.ok(c.checkGroup(bad), bad);
+  assert.equal(c.defaultGroupName('/nodered-cluster', '*.jobs.todo'), 'nodered-cluster_any_jobs_todo');
+  assert.equal(c.defaultGroupName('/plant/line-1', 'a.>, b.c'), 'plant_line-1_a_all_b_c');
+  assert.equal(c.checkGroup(c.defaultGroupName('/x y', 'q.*')), null);
+  const groups = c.groupsFrom([
+    { instanceId: 'b', groups: [{ group: 'g', patterns: 'p' }] },
+    { instanceId: 'a', groups: [{ group: 'g', patterns: 'p' }, { group: 'f', patterns: 'q' }] },
+    { instanceId: 'legacy' },
+  ]);
+  assert.deepEqual(groups, [{ group: 'f', patterns: 'q', members: ['a'] }, { group: 'g', patterns: 'p', members: ['b', 'a'] }]);
 });

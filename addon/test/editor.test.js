@@ -62,6 +62,23 @@ test('editor: autocomplete from discovery and Test Connection', { skip: (!CHROMI
     await page.keyboard.press('Escape');
     await page.evaluate(() => RED.tray.close());
 
+    // Delivery: a node in the original plugin's format shows "every instance" with no group row;
+    // "one instance of group" shows the group field with the default name (root + patterns).
+    await page.waitForFunction(() => $('#node-input-subjectPattern').length === 0, null, { timeout: 10000 });
+    await page.evaluate(() => {
+      RED.view.importNodes([{ id: 'grpsub', type: 'ClusterSubscribeNode', z: RED.workspaces.active(), clusterConfig: 'cb', subjectPattern: '*.jobs.>', x: 200, y: 220, wires: [[]] }], { generateIds: false });
+      RED.editor.edit(RED.nodes.node('grpsub'));
+    });
+    await page.locator('#node-input-delivery').waitFor({ state: 'visible' });
+    assert.equal(await page.evaluate(() => $('#node-input-delivery').val()), 'every');
+    assert.equal(await page.locator('.node-input-group-row').isVisible(), false);
+    await page.evaluate(() => $('#node-input-delivery').val('group').trigger('change'));
+    await page.locator('#node-input-group').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#node-input-group').getAttribute('placeholder'), 'nodered-cluster_any_jobs_all');
+    await page.screenshot({ path: path.join(SHOTS, 'group.png') });
+    await page.evaluate(() => RED.tray.close());
+    await page.waitForFunction(() => $('#node-input-delivery').length === 0, null, { timeout: 10000 });
+
     // The config node dialog: Test Connection (ok), then an unreachable address.
     await page.evaluate(() => RED.editor.editConfig('', 'ClusterConfigNode', 'cb'));
     await page.locator('#node-config-cluster-test').waitFor({ state: 'visible' });
