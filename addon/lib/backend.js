@@ -261,6 +261,7 @@ class Cluster extends EventEmitter {
     });
     this._nextId = 1;
     this._subs = new Map();
+    this._responders = new Map();
     this._status = { state: 'idle', connected: false, outboxMessages: 0, outboxBytes: 0, error: null };
     this._stopped = false;
     this._native = new n.Cluster(this.config, (batch) => this._onBatch(batch));
@@ -322,6 +323,12 @@ class Cluster extends EventEmitter {
         case 'l': { // leader election event
           const le = this._leaders && this._leaders.get(ev.handle);
           if (le) { try { le.onEvent(ev.value); } catch (err) { this.emit('error', err); } }
+          break;
+        }
+        case 'q': { // a request for one responder
+          const r = this._responders.get(ev.responder);
+          if (!r) break;
+          try { r.onRequest(ev.value); } catch (err) { this.emit('error', err); }
           break;
         }
         default:
@@ -544,6 +551,46 @@ class Cluster extends EventEmitter {
   _kvWrite(op, key, value, revision) {
     const body = Buffer.isBuffer(value) ? value : Buffer.from(String(value == null ? '' : value));
     return this._call((id) => this._native.kv(id, op, String(key), body, revision)).then((r) => r.revision);
+  }
+
+  /// Request/reply between instances. Resolves with {payload: Buffer, headers, instance}; rejects with
+  /// code NO_RESPONDERS, TIMEOUT, NOT_CONNECTED, PAYLOAD_TOO_LARGE, INVALID_SUBJECT, ...
+  /// opts: {instance, group, timeoutMs, headers}.
+  request(subject, payload, opts = {}) {
+    return this._call((id) => this._native.request(id, String(subject), payload, {
+      instance: String(opts.instance || ''),
+      group: String(opts.group || ''),
+      timeoutMs: Number(opts.timeoutMs) > 0 ? Number(opts.timeoutMs) : 5000,
+      headers: opts.headers || {},
+    }));
+  }
+
+  /// Answers requests for `opts.subject` (wildcards allowed; opts.group: responder group).
+  /// onRequest({id, subject, sourceInstance, payload: Buffer, headers, timeoutMs}); answer with
+  /// respond(id, payload, headers). Returns {ready, close()}.
+  serve(opts, onRequest) {
+    let rid;
+    const ready = this._call((id) => {
+      rid = this._native.serve(id, { subject: String(opts.subject || ''), group: String(opts.group || '') });
+    });
+    const responder = { ready, closed: false };
+    responder.close = () => {
+      if (responder.closed) return Promise.resolve();
+      responder.closed = true;
+      this._responders.delete(rid);
+      if (this._stopped) return Promise.resolve();
+      return this._call((id) => this._native.stopServing(id, rid));
+    };
+    if (rid === undefined) responder.closed = true;
+    else this._responders.set(rid, { onRequest });
+    ready.catch(() => { responder.closed = true; this._responders.delete(rid); });
+    return responder;
+  }
+
+  /// Sends the answer to a request handed to a responder (rejects with UNKNOWN_REQUEST when it was
+  /// answered already or its requester stopped waiting).
+  respond(requestId, payload, headers = {}) {
+    return this._call((id) => this._native.respond(id, Number(requestId), payload, headers || {}));
   }
 
   status() { return Object.assign({}, this._status); }

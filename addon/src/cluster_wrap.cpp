@@ -53,6 +53,10 @@ Napi::Function cluster_wrap::define(Napi::Env env) {
                          InstanceMethod<&cluster_wrap::ack>("ack"),
                          InstanceMethod<&cluster_wrap::unsubscribe>("unsubscribe"),
                          InstanceMethod<&cluster_wrap::discover>("discover"),
+                         InstanceMethod<&cluster_wrap::request>("request"),
+                         InstanceMethod<&cluster_wrap::serve>("serve"),
+                         InstanceMethod<&cluster_wrap::respond>("respond"),
+                         InstanceMethod<&cluster_wrap::stop_serving>("stopServing"),
                          InstanceMethod<&cluster_wrap::stop>("stop"),
                          InstanceMethod<&cluster_wrap::keep_alive>("keepAlive"),
                          InstanceMethod<&cluster_wrap::kv>("kv"),
@@ -381,6 +385,94 @@ Napi::Value cluster_wrap::subscribe(const Napi::CallbackInfo& info) {
     s->queue->push(std::move(r));
   });
   return Napi::Number::New(env, static_cast<double>(sub));
+}
+
+// request(callId, subject, payloadBuffer, {instance, group, timeoutMs, headers}): settles with
+// {payload, headers, instance} or an error (NO_RESPONDERS, TIMEOUT, NOT_CONNECTED, PAYLOAD_TOO_LARGE...).
+Napi::Value cluster_wrap::request(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  std::string subject = string_arg(info, 1, "subject");
+  if (info.Length() < 3 || !info[2].IsBuffer()) throw make_error(info.Env(), "INVALID_ARGUMENT", "payload must be a Buffer");
+  auto buf = info[2].As<Napi::Buffer<char>>();
+  std::string payload(buf.Data(), buf.Length());
+  cl::request_options opts;
+  if (info.Length() > 3 && info[3].IsObject()) {
+    auto o = info[3].As<Napi::Object>();
+    if (o.Get("instance").IsString()) opts.instance = o.Get("instance").As<Napi::String>().Utf8Value();
+    if (o.Get("group").IsString()) opts.group = o.Get("group").As<Napi::String>().Utf8Value();
+    if (o.Get("timeoutMs").IsNumber()) {
+      double t = o.Get("timeoutMs").As<Napi::Number>().DoubleValue();
+      opts.timeout = std::chrono::milliseconds(t > 0 ? static_cast<long long>(t) : 0);
+    }
+    opts.headers = headers_from_js(o.Get("headers"));
+  }
+  auto s = state_;
+  post([s, id, subject = std::move(subject), payload = std::move(payload), opts = std::move(opts)] {
+    if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
+    s->node->async_request(subject, payload, opts, [s, id](error_code ec, cl::reply r) {
+      auto ev = result(id, ec);
+      if (!ec) ev.reply = std::move(r);
+      s->queue->push(std::move(ev));
+    });
+  });
+  return info.Env().Undefined();
+}
+
+// serve(callId, {subject, group}) -> responder id (sync); requests arrive as {t: "q", responder, value}.
+Napi::Value cluster_wrap::serve(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto id = call_id(info);
+  if (info.Length() < 2 || !info[1].IsObject()) throw make_error(env, "INVALID_ARGUMENT", "serve options expected");
+  auto o = info[1].As<Napi::Object>();
+  cl::serve_options opts;
+  if (o.Get("subject").IsString()) opts.subject = o.Get("subject").As<Napi::String>().Utf8Value();
+  if (o.Get("group").IsString()) opts.group = o.Get("group").As<Napi::String>().Utf8Value();
+  const std::uint64_t responder = next_responder_++;
+  auto s = state_;
+  post([s, id, responder, opts = std::move(opts)] {
+    if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
+    auto q = s->queue;
+    error_code ec;
+    auto cid = s->node->serve(opts, [q, responder](cl::request&& r) { q->push(request_js_event{responder, std::move(r)}); }, ec);
+    if (!ec) s->responders[responder] = cid;
+    auto r = result(id, ec);
+    if (!ec) r.number = static_cast<double>(responder);
+    s->queue->push(std::move(r));
+  });
+  return Napi::Number::New(env, static_cast<double>(responder));
+}
+
+// respond(callId, requestId, payloadBuffer, headers)
+Napi::Value cluster_wrap::respond(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsBuffer())
+    throw make_error(info.Env(), "INVALID_ARGUMENT", "respond(callId, requestId, payload, headers)");
+  const auto request = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  auto buf = info[2].As<Napi::Buffer<char>>();
+  std::string payload(buf.Data(), buf.Length());
+  nats::headers headers = info.Length() > 3 ? headers_from_js(info[3]) : nats::headers{};
+  auto s = state_;
+  post([s, id, request, payload = std::move(payload), headers = std::move(headers)] {
+    if (!s->node || s->stopping) return s->queue->push(result(id, cl::make_error_code(cl::error::stopped)));
+    s->queue->push(result(id, s->node->respond(request, payload, headers)));
+  });
+  return info.Env().Undefined();
+}
+
+// stopServing(callId, responderId)
+Napi::Value cluster_wrap::stop_serving(const Napi::CallbackInfo& info) {
+  const auto id = call_id(info);
+  if (info.Length() < 2 || !info[1].IsNumber()) throw make_error(info.Env(), "INVALID_ARGUMENT", "stopServing(callId, responderId)");
+  const auto responder = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  auto s = state_;
+  post([s, id, responder] {
+    auto it = s->responders.find(responder);
+    if (!s->node || it == s->responders.end()) return s->queue->push(result(id, {}));
+    auto ec = s->node->stop_serving(it->second);
+    s->responders.erase(it);
+    s->queue->push(result(id, ec));
+  });
+  return info.Env().Undefined();
 }
 
 // ack(subscriptionId, deliveryId)

@@ -29,6 +29,7 @@ struct cluster_state {
   std::map<std::uint64_t, std::unique_ptr<nats::cluster::leader_election>> leaders;
   std::mutex views_mutex;
   std::map<std::uint64_t, std::shared_ptr<const nats::cluster::leadership>> views;
+  std::map<std::uint64_t, std::uint64_t> responders;  // addon responder id -> cluster responder id
   std::uint64_t shutdown_hook = 0;
   bool stopping = false;
 };
@@ -50,6 +51,10 @@ class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
   Napi::Value ack(const Napi::CallbackInfo& info);
   Napi::Value unsubscribe(const Napi::CallbackInfo& info);
   Napi::Value discover(const Napi::CallbackInfo& info);
+  Napi::Value request(const Napi::CallbackInfo& info);
+  Napi::Value serve(const Napi::CallbackInfo& info);
+  Napi::Value respond(const Napi::CallbackInfo& info);
+  Napi::Value stop_serving(const Napi::CallbackInfo& info);
   Napi::Value stop(const Napi::CallbackInfo& info);
   Napi::Value keep_alive(const Napi::CallbackInfo& info);
   Napi::Value kv(const Napi::CallbackInfo& info);  // src/kv_wrap.cpp
@@ -59,6 +64,7 @@ class cluster_wrap : public Napi::ObjectWrap<cluster_wrap> {
 
   std::shared_ptr<cluster_state> state_;
   std::uint64_t next_sub_ = 1;
+  std::uint64_t next_responder_ = 1;
   bool stop_requested_ = false;
 };
 

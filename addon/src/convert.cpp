@@ -187,6 +187,47 @@ Napi::Object headers_to_js(Napi::Env env, const nats::headers& h) {
 }
 }  // namespace
 
+nats::headers headers_from_js(const Napi::Value& v) {
+  nats::headers h;
+  if (!v.IsObject()) return h;
+  auto o = v.As<Napi::Object>();
+  auto names = o.GetPropertyNames();
+  for (std::uint32_t i = 0; i < names.Length(); ++i) {
+    std::string name = names.Get(i).ToString().Utf8Value();
+    Napi::Value val = o.Get(name);
+    if (val.IsString()) {
+      h.add(name, val.As<Napi::String>().Utf8Value());
+    } else if (val.IsArray()) {
+      auto a = val.As<Napi::Array>();
+      for (std::uint32_t k = 0; k < a.Length(); ++k)
+        if (a.Get(k).IsString()) h.add(name, a.Get(k).As<Napi::String>().Utf8Value());
+    } else if (val.IsNumber() || val.IsBoolean()) {
+      h.add(name, val.ToString().Utf8Value());
+    }
+  }
+  return h;
+}
+
+Napi::Object to_js(Napi::Env env, const cl::reply& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("payload", Napi::Buffer<char>::Copy(env, r.payload.data(), r.payload.size()));
+  o.Set("headers", headers_to_js(env, r.headers));
+  o.Set("instance", r.instance);
+  return o;
+}
+
+Napi::Object to_js(Napi::Env env, const cl::request& q) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", static_cast<double>(q.id));
+  o.Set("subject", q.subject);
+  o.Set("sourceInstance", q.source_instance);
+  o.Set("payload", Napi::Buffer<char>::Copy(env, q.payload.data(), q.payload.size()));
+  o.Set("headers", headers_to_js(env, q.headers));
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(q.deadline - std::chrono::steady_clock::now());
+  o.Set("timeoutMs", static_cast<double>(std::max<long long>(0, left.count())));
+  return o;
+}
+
 Napi::Object to_js(Napi::Env env, const cl::delivery& d) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", static_cast<double>(d.id));

@@ -31,5 +31,9 @@ Napi::Object to_js(Napi::Env env, const nats::cluster::endpoint_info& e);
 Napi::Object to_js(Napi::Env env, const nats::cluster::status_event& s);
 Napi::Object to_js(Napi::Env env, const nats::cluster::discovery_event& d);
 Napi::Object to_js(Napi::Env env, const nats::cluster::test_result& r);
+Napi::Object to_js(Napi::Env env, const nats::cluster::reply& r);
+Napi::Object to_js(Napi::Env env, const nats::cluster::request& q);
+/// {name: "value" | ["v1", "v2"]} → headers (other value types are skipped).
+nats::headers headers_from_js(const Napi::Value& v);
 
 }  // namespace addon

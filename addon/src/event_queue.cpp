@@ -218,11 +218,11 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
         continue;
       }
       // Plain successes of calls in a row (publish results under load): one entry with their ids.
-      if (auto* r = std::get_if<result_event>(&batch[i]); r && !r->ec && !r->instances && !r->number && !r->kv) {
+      if (auto* r = std::get_if<result_event>(&batch[i]); r && !r->ec && !r->instances && !r->number && !r->kv && !r->reply) {
         std::size_t j = i + 1;
         while (j < count) {
           auto* e = std::get_if<result_event>(&batch[j]);
-          if (!e || e->ec || e->instances || e->number || e->kv) break;
+          if (!e || e->ec || e->instances || e->number || e->kv || e->reply) break;
           ++j;
         }
         if (j - i > 1) {
@@ -251,6 +251,8 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
           o.Set("value", *r->number);
         } else if (r->kv) {
           o.Set("value", kv_to_js(env, *r->kv));
+        } else if (r->reply) {
+          o.Set("value", to_js(env, *r->reply));
         }
       } else if (auto* s = std::get_if<status_js_event>(&ev)) {
         o.Set("t", "s");
@@ -262,6 +264,10 @@ void event_queue::drain(Napi::Env env, Napi::Function cb) {
         o.Set("t", "l");
         o.Set("handle", static_cast<double>(lv->handle));
         o.Set("value", leader_to_js(env, lv->ev));
+      } else if (auto* q = std::get_if<request_js_event>(&ev)) {
+        o.Set("t", "q");
+        o.Set("responder", static_cast<double>(q->responder));
+        o.Set("value", to_js(env, q->q));
       }
       out.Set(n++, o);
     }

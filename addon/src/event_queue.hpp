@@ -34,6 +34,7 @@ struct result_event {
   std::optional<std::vector<nats::cluster::instance_info>> instances;  // discover()
   std::optional<double> number;                                        // subscribe(): the id
   std::optional<kv_result> kv;                                         // kv()
+  std::optional<nats::cluster::reply> reply;                           // request()
 };
 struct delivery_event {
   std::uint64_t sub = 0;  // the addon's subscription id (as returned to JS)
@@ -49,7 +50,12 @@ struct leader_js_event {
   std::uint64_t handle = 0;  // the addon's election id (lib/backend.js Leader)
   nats::cluster::leader_event ev;
 };
-using js_event = std::variant<result_event, delivery_event, status_js_event, discovery_js_event, leader_js_event>;
+struct request_js_event {
+  std::uint64_t responder = 0;  // the addon's responder id (as returned to JS)
+  nats::cluster::request q;
+};
+using js_event = std::variant<result_event, delivery_event, status_js_event, discovery_js_event, leader_js_event,
+                              request_js_event>;
 
 class event_queue : public std::enable_shared_from_this<event_queue> {
  public:
