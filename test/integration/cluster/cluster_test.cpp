@@ -27,12 +27,6 @@ inline std::ostream& operator<<(std::ostream& os, storage_type v) { return os <<
 
 namespace {
 
-server_options js_server() {
-  server_options o;
-  o.jetstream = true;
-  return o;
-}
-
 template <class T>
 struct op_result {
   std::optional<error_code> ec;
@@ -77,7 +71,7 @@ std::vector<std::string> numbered(int n, const std::string& tag = "m") {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(wire_names_subjects_and_kv_values_match_the_original) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   raw_client raw(ioc, srv);
   std::vector<nats::message> seen;
@@ -139,7 +133,7 @@ BOOST_AUTO_TEST_CASE(wire_names_subjects_and_kv_values_match_the_original) {
 }
 
 BOOST_AUTO_TEST_CASE(existing_stream_is_used_as_it_is) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   raw_client raw(ioc, srv);
   nats::js::stream_config sc;
@@ -165,7 +159,7 @@ BOOST_AUTO_TEST_CASE(existing_stream_is_used_as_it_is) {
 }
 
 BOOST_AUTO_TEST_CASE(offline_durable_replay_all_in_order_once) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
@@ -196,7 +190,7 @@ BOOST_AUTO_TEST_CASE(offline_durable_replay_all_in_order_once) {
 }
 
 BOOST_AUTO_TEST_CASE(ephemeral_ttl_subscriber_back_after_ttl_gets_none_within_ttl_gets_all) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
@@ -240,7 +234,7 @@ BOOST_AUTO_TEST_CASE(ephemeral_ttl_subscriber_back_after_ttl_gets_none_within_tt
 }
 
 BOOST_AUTO_TEST_CASE(observer_cannot_publish_but_subscribes_and_registers) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node obs(ioc.get_executor(), make_config(srv, "watcher", role::observer));
   BOOST_REQUIRE_EQUAL(start(ioc, obs), error_code{});
@@ -281,7 +275,7 @@ BOOST_AUTO_TEST_CASE(bad_config_fails_start_with_the_field_named) {
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_instance_id_is_refused) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "twin"));
   BOOST_REQUIRE_EQUAL(start(ioc, a), error_code{});
@@ -317,7 +311,7 @@ BOOST_AUTO_TEST_CASE(duplicate_instance_id_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(crashed_instance_goes_stale_then_is_cleaned_up) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   auto fast = [&](const char* id) {
     auto c = make_config(srv, id);
@@ -374,7 +368,7 @@ BOOST_AUTO_TEST_CASE(crashed_instance_goes_stale_then_is_cleaned_up) {
 }
 
 BOOST_AUTO_TEST_CASE(outbox_across_server_outage_1000_in_order_exactly_once) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   node sub(ioc.get_executor(), make_config(srv, "sub"));
@@ -403,7 +397,7 @@ BOOST_AUTO_TEST_CASE(outbox_across_server_outage_1000_in_order_exactly_once) {
 }
 
 BOOST_AUTO_TEST_CASE(outbox_full_is_an_error_not_a_drop) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   auto cfg = make_config(srv, "pub");
   cfg.outbox_max_messages = 10;
@@ -425,7 +419,7 @@ BOOST_AUTO_TEST_CASE(outbox_full_is_an_error_not_a_drop) {
 }
 
 BOOST_AUTO_TEST_CASE(outbox_file_survives_a_crash_during_an_outage) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   auto dir = nats::test::make_temp_dir("cluster-outbox");
   auto cfg = make_config(srv, "pub");
@@ -454,7 +448,7 @@ BOOST_AUTO_TEST_CASE(outbox_file_survives_a_crash_during_an_outage) {
 }
 
 BOOST_AUTO_TEST_CASE(manual_ack_unacked_is_redelivered_and_flagged) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   auto cfg = make_config(srv, "sub");
   cfg.ack_wait = 1000ms;
@@ -484,7 +478,7 @@ BOOST_AUTO_TEST_CASE(manual_ack_unacked_is_redelivered_and_flagged) {
 }
 
 BOOST_AUTO_TEST_CASE(overlapping_patterns_deliver_once_and_bad_patterns_are_refused) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node n(ioc.get_executor(), make_config(srv, "n1"));
   BOOST_REQUIRE_EQUAL(start(ioc, n), error_code{});
@@ -516,7 +510,7 @@ BOOST_AUTO_TEST_CASE(overlapping_patterns_deliver_once_and_bad_patterns_are_refu
 }
 
 BOOST_AUTO_TEST_CASE(unsubscribe_keeps_or_removes_the_consumer) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   raw_client raw(ioc, srv);
   node n(ioc.get_executor(), make_config(srv, "n1"));
@@ -539,7 +533,7 @@ BOOST_AUTO_TEST_CASE(unsubscribe_keeps_or_removes_the_consumer) {
 
 BOOST_AUTO_TEST_CASE(start_without_server_then_connects_and_reports_status) {
   int port = nats::test::free_port();
-  server_options so = js_server();
+  server_options so = jetstream_server_options();
   so.port = port;
   asio::io_context ioc;
   auto cfg = make_config(std::vector<std::string>{"nats://127.0.0.1:" + std::to_string(port)}, "early-bird");
@@ -562,7 +556,7 @@ BOOST_AUTO_TEST_CASE(start_without_server_then_connects_and_reports_status) {
 
 BOOST_AUTO_TEST_CASE(failed_connect_attempts_are_reported_while_nats_is_down) {
   int port = nats::test::free_port();
-  server_options so = js_server();
+  server_options so = jetstream_server_options();
   so.port = port;
   asio::io_context ioc;
   auto cfg = make_config(std::vector<std::string>{"nats://127.0.0.1:" + std::to_string(port)}, "patient");
@@ -598,7 +592,7 @@ BOOST_AUTO_TEST_CASE(failed_connect_attempts_are_reported_while_nats_is_down) {
 }
 
 BOOST_AUTO_TEST_CASE(new_only_starts_at_subscribe_not_when_the_consumer_is_created) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
@@ -630,7 +624,7 @@ BOOST_AUTO_TEST_CASE(new_only_starts_at_subscribe_not_when_the_consumer_is_creat
 }
 
 BOOST_AUTO_TEST_CASE(consumer_deleted_behind_our_back_is_recreated_after_the_last_message_received) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   node sub(ioc.get_executor(), make_config(srv, "sub"));
@@ -662,7 +656,7 @@ BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {
     return *r;
   };
   {
-    nats_server srv(js_server());
+    nats_server srv(jetstream_server_options());
     auto r = run(make_config(srv, "t"));
     BOOST_TEST(r.reachable);
     BOOST_TEST(r.auth_ok);
@@ -696,7 +690,7 @@ BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {
     // TLS: the right CA passes; a CA that did not sign the server's certificate fails on TLS only.
     auto dir = nats::test::make_temp_dir("cluster-certs");
     auto certs = nats::test::make_test_certs(dir);
-    server_options so = js_server();
+    server_options so = jetstream_server_options();
     so.config = nats::test::server_tls_block(certs);
     nats_server srv(so);
     auto cfg = make_config(std::vector<std::string>{"tls://127.0.0.1:" + std::to_string(srv.port())}, "t");

@@ -55,10 +55,12 @@ inline void run_for(asio::io_context& ioc, std::chrono::milliseconds d) {
   }
 }
 
-/// A single nats-server with JetStream (what the cluster layer needs).
-inline nats::test::server_options jetstream_server_options() {
+/// A single nats-server with JetStream (what the cluster layer needs); `extra` is appended to its
+/// configuration file.
+inline nats::test::server_options jetstream_server_options(std::string extra = {}) {
   nats::test::server_options o;
   o.jetstream = true;
+  o.config = std::move(extra);
   return o;
 }
 
@@ -131,6 +133,13 @@ struct collector {
   }
 };
 
+inline std::uint64_t subscribe(node& n, collector& c, const subscribe_options& o) {
+  error_code ec;
+  auto id = n.subscribe(o, c.handler(), ec);
+  BOOST_REQUIRE_MESSAGE(!ec, "subscribe: " << ec.message());
+  return id;
+}
+
 inline std::uint64_t subscribe(node& n, collector& c, std::string key, std::string patterns,
                                start_position start = start_position::new_only, ack_mode ack = ack_mode::on_delivery) {
   subscribe_options o;
@@ -138,10 +147,7 @@ inline std::uint64_t subscribe(node& n, collector& c, std::string key, std::stri
   o.patterns = std::move(patterns);
   o.start = start;
   o.ack = ack;
-  error_code ec;
-  auto id = n.subscribe(o, c.handler(), ec);
-  BOOST_REQUIRE_MESSAGE(!ec, "subscribe: " << ec.message());
-  return id;
+  return subscribe(n, c, o);
 }
 
 /// Names of the consumers on `stream`, sorted.

@@ -14,15 +14,8 @@
 using namespace nats::cluster;
 using namespace nats::cluster::test;
 using nats::test::nats_server;
-using nats::test::server_options;
 
 namespace {
-
-server_options js_server() {
-  server_options o;
-  o.jetstream = true;
-  return o;
-}
 
 const std::string group_consumer = "NODERED_CLUSTER_group_workers";
 
@@ -36,10 +29,7 @@ std::uint64_t join(node& n, collector& c, const std::string& key, const std::str
   o.ack = ack;
   o.ack_wait = ack_wait;
   o.max_in_flight = max_in_flight;
-  error_code ec;
-  auto id = n.subscribe(o, c.handler(), ec);
-  BOOST_REQUIRE_MESSAGE(!ec, "subscribe: " << ec.message());
-  return id;
+  return subscribe(n, c, o);
 }
 
 // The group listed for `who` in `viewer`'s discovery (empty when none).
@@ -52,7 +42,7 @@ std::vector<group_membership> groups_of(asio::io_context& ioc, node& viewer, con
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(each_message_goes_to_exactly_one_member_of_a_group_of_three) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   raw_client raw(ioc, srv);
   node pub(ioc.get_executor(), make_config(srv, "pub"));
@@ -96,7 +86,7 @@ BOOST_AUTO_TEST_CASE(each_message_goes_to_exactly_one_member_of_a_group_of_three
 }
 
 BOOST_AUTO_TEST_CASE(unacked_messages_of_a_member_stopped_abruptly_go_to_another_after_ack_wait) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
@@ -132,7 +122,7 @@ BOOST_AUTO_TEST_CASE(unacked_messages_of_a_member_stopped_abruptly_go_to_another
 }
 
 BOOST_AUTO_TEST_CASE(group_names_are_validated_and_members_must_agree_on_patterns) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   node b(ioc.get_executor(), make_config(srv, "b"));
@@ -179,7 +169,7 @@ BOOST_AUTO_TEST_CASE(group_names_are_validated_and_members_must_agree_on_pattern
 }
 
 BOOST_AUTO_TEST_CASE(discovery_shows_members_and_only_the_last_member_removes_the_group_consumer) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   raw_client raw(ioc, srv);
   node m1(ioc.get_executor(), make_config(srv, "m1"));
@@ -220,7 +210,7 @@ BOOST_AUTO_TEST_CASE(discovery_shows_members_and_only_the_last_member_removes_th
 }
 
 BOOST_AUTO_TEST_CASE(a_group_consumer_nobody_pulls_from_is_removed_after_the_inactive_threshold) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   raw_client raw(ioc, srv);
   auto cfg = make_config(srv, "m1");

@@ -66,16 +66,10 @@ struct peer_process {
   }
 };
 
-nats::test::server_options js_server() {
-  nats::test::server_options o;
-  o.jetstream = true;
-  return o;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(original_plugin_registrations_and_messages_are_read_by_our_node) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   // The original creates the stream and bucket first (its defaults); we must use them as they are.
   peer_process peer({srv.url(), "publish", "orig-1"});
@@ -116,7 +110,7 @@ BOOST_AUTO_TEST_CASE(original_plugin_registrations_and_messages_are_read_by_our_
 }
 
 BOOST_AUTO_TEST_CASE(our_messages_reach_the_original_plugins_core_subscriptions) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node n(ioc.get_executor(), make_config(srv, "ours"));
   BOOST_REQUIRE_EQUAL(start(ioc, n), error_code{});

@@ -20,12 +20,6 @@ using nats::test::server_options;
 
 namespace {
 
-server_options js_server() {
-  server_options o;
-  o.jetstream = true;
-  return o;
-}
-
 const std::string fake_subject = "nodered-cluster.fake.seq";
 
 /// Stores one message the way a cluster publisher does (seq = "" : no order header, like the original plugin).
@@ -42,7 +36,7 @@ void raw_publish(asio::io_context& ioc, raw_client& c, const std::string& seq, c
 }
 
 struct fixture {
-  nats_server srv{js_server()};
+  nats_server srv{jetstream_server_options()};
   asio::io_context ioc;
   std::unique_ptr<node> sub;
   std::unique_ptr<raw_client> raw;
@@ -170,7 +164,7 @@ BOOST_AUTO_TEST_CASE(redelivery_of_a_delivered_message_is_not_a_gap) {
 }
 
 BOOST_AUTO_TEST_CASE(real_publisher_numbers_each_subject_and_a_restarted_subscriber_resumes_mid_stream) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});

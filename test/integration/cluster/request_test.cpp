@@ -11,16 +11,8 @@
 using namespace nats::cluster;
 using namespace nats::cluster::test;
 using nats::test::nats_server;
-using nats::test::server_options;
 
 namespace {
-
-server_options js_server(std::string extra = {}) {
-  server_options o;
-  o.jetstream = true;
-  o.config = std::move(extra);
-  return o;
-}
 
 struct result {
   error_code ec;
@@ -63,7 +55,7 @@ serve_options on(std::string subject, std::string group = {}) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_chosen_instance_answers_and_headers_pass_both_ways) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   node b(ioc.get_executor(), make_config(srv, "b"));
@@ -94,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_chosen_instance_answers_and_headers_pass_both_ways) {
 }
 
 BOOST_AUTO_TEST_CASE(responders_share_requests_as_a_queue_group) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   node b(ioc.get_executor(), make_config(srv, "b"));
@@ -121,7 +113,7 @@ BOOST_AUTO_TEST_CASE(responders_share_requests_as_a_queue_group) {
 }
 
 BOOST_AUTO_TEST_CASE(a_responder_group_answers_requests_addressed_to_it) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   node b(ioc.get_executor(), make_config(srv, "b"));
@@ -148,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_responder_group_answers_requests_addressed_to_it) {
 }
 
 BOOST_AUTO_TEST_CASE(no_responders_timeout_and_late_or_double_answers) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   node asker(ioc.get_executor(), make_config(srv, "asker"));
@@ -185,7 +177,7 @@ BOOST_AUTO_TEST_CASE(no_responders_timeout_and_late_or_double_answers) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_too_large_and_not_connected_are_clear_errors) {
-  nats_server srv(js_server("max_payload: 4096\n"));
+  nats_server srv(jetstream_server_options("max_payload: 4096\n"));
   asio::io_context ioc;
   node a(ioc.get_executor(), make_config(srv, "a"));
   // Not started yet.

@@ -32,12 +32,6 @@ namespace {
 
 constexpr auto bound = 2000ms;
 
-server_options js_server() {
-  server_options o;
-  o.jetstream = true;
-  return o;
-}
-
 std::string temp_file(const char* tag) {
   std::string p = (std::filesystem::temp_directory_path() / (std::string("nrc-restart-") + tag + "-XXXXXX")).string();
   int fd = ::mkstemp(p.data());
@@ -165,7 +159,7 @@ void subscribe_timed(node& n, timed_collector& c) {
 // A subscriber killed (SIGKILL) while it receives; publishing goes on through the kill, while the
 // subscriber is down and while the new process starts.
 BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_restart) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   auto file = temp_file("kill");
   // Forked before this process has an io_context or a connection of its own.
   pid_t child = ::fork();
@@ -235,7 +229,7 @@ BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_
 // A clean stop with deliveries the host had not acknowledged yet (manual ack, as the Node-RED package
 // uses it) and messages still arriving: the next run gets them at once, flagged, in order.
 BOOST_AUTO_TEST_CASE(clean_stop_with_unacked_deliveries_next_run_gets_them_at_once) {
-  nats_server srv(js_server());
+  nats_server srv(jetstream_server_options());
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
