@@ -7,7 +7,14 @@
 
 #include "cluster_util.hpp"
 
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -30,6 +37,32 @@ std::uint64_t join(node& n, collector& c, const std::string& key, const std::str
   o.ack_wait = ack_wait;
   o.max_in_flight = max_in_flight;
   return subscribe(n, c, o);
+}
+
+// A member in a forked child process: every delivery is appended to `file` (payload and redelivered
+// flag, one write each, so it survives SIGKILL) before the handler returns and it is acknowledged.
+[[noreturn]] void run_child_member(const std::string& url, const std::string& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND);
+  asio::io_context ioc;
+  node m(ioc.get_executor(), make_config(std::vector<std::string>{url}, "child"));
+  m.async_start([](error_code ec) {
+    if (ec) ::_exit(3);
+  });
+  subscribe_options o;
+  o.key = "w";
+  o.patterns = "pub.>";
+  o.group = "workers";
+  o.ack_wait = 1500ms;
+  o.start = start_position::all;
+  error_code ec;
+  m.subscribe(o, [fd](delivery&& d) {
+    ::usleep(2000);  // a slow job: pulled messages wait unacknowledged behind it
+    std::string line = d.payload + (d.redelivered ? " r\n" : " -\n");
+    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) ::_exit(4);
+  }, ec);
+  if (ec) ::_exit(5);
+  ioc.run();
+  ::_exit(0);
 }
 
 // The group listed for `who` in `viewer`'s discovery (empty when none).
@@ -83,6 +116,98 @@ BOOST_AUTO_TEST_CASE(each_message_goes_to_exactly_one_member_of_a_group_of_three
   BOOST_TEST(members_used >= 2);  // shared, not all taken by one
   for (auto& m : members) BOOST_TEST(!stop(ioc, *m));
   BOOST_TEST(!stop(ioc, pub));
+}
+
+BOOST_AUTO_TEST_CASE(a_member_process_sigkilled_mid_stream_loses_nothing_and_repeats_are_flagged) {
+  nats_server srv(jetstream_server_options());
+  std::string file = (std::filesystem::temp_directory_path() / "nrc-groups-XXXXXX").string();
+  int tmp = ::mkstemp(file.data());
+  BOOST_REQUIRE(tmp >= 0);
+  ::close(tmp);
+  pid_t child = ::fork();  // before this process has an io_context or a connection of its own
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) run_child_member(srv.url(), file);
+  auto lines = [&] {
+    std::vector<std::pair<std::string, bool>> out;
+    std::ifstream in(file);
+    std::string p, flag;
+    while (in >> p >> flag) out.emplace_back(p, flag == "r");
+    return out;
+  };
+
+  asio::io_context ioc;
+  node pub(ioc.get_executor(), make_config(srv, "pub"));
+  BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
+  // The child alone first (its consumer exists once a message comes through).
+  BOOST_REQUIRE_EQUAL(publish(ioc, pub, "job", "first"), error_code{});
+  BOOST_REQUIRE(run_until(ioc, [&] { return !lines().empty(); }, 20s));
+  node m2(ioc.get_executor(), make_config(srv, "m2"));
+  node m3(ioc.get_executor(), make_config(srv, "m3"));
+  BOOST_REQUIRE_EQUAL(start(ioc, m2), error_code{});
+  BOOST_REQUIRE_EQUAL(start(ioc, m3), error_code{});
+  collector c2, c3;
+  for (auto [m, c] : {std::pair{&m2, &c2}, std::pair{&m3, &c3}}) {
+    subscribe_options o;
+    o.key = "w";
+    o.patterns = "pub.>";
+    o.group = "workers";
+    o.ack_wait = 1500ms;
+    error_code ec;
+    // Slow jobs here too, so the stream still holds work when the child dies.
+    m->subscribe(o, [c](delivery&& d) {
+      ::usleep(2000);
+      c->got.push_back(std::move(d));
+    }, ec);
+    BOOST_REQUIRE(!ec);
+  }
+  run_for(ioc, 300ms);
+
+  constexpr int n = 600;
+  std::vector<std::string> want{"first"};
+  int acked = 0;
+  for (int i = 0; i < n; ++i) {
+    want.push_back("j" + std::to_string(i));
+    pub.async_publish("job", want.back(), {}, [&](error_code ec) {
+      BOOST_TEST(!ec);
+      ++acked;
+    });
+  }
+  BOOST_REQUIRE(run_until(ioc, [&] { return lines().size() >= 40; }, 20s));
+  ::kill(child, SIGKILL);  // with pulled, unacknowledged jobs
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE(WIFSIGNALED(status));
+  auto killed = lines();
+  BOOST_TEST_MESSAGE("child processed " << killed.size() << " before SIGKILL");
+  BOOST_REQUIRE(run_until(ioc, [&] { return acked == n; }, 30s));
+
+  // Every job processed by some member; a job processed twice is flagged the second time.
+  std::map<std::string, int> seen;
+  auto all_seen = [&] {
+    std::set<std::string> got;
+    for (auto& [p, r] : killed) got.insert(p);
+    for (auto* c : {&c2, &c3})
+      for (auto& d : c->got) got.insert(d.payload);
+    return got.size() == want.size();
+  };
+  BOOST_REQUIRE_MESSAGE(run_until(ioc, all_seen, 20s), "jobs lost after the SIGKILL");
+  run_for(ioc, 2000ms);  // past another ack wait: nothing else comes
+  for (auto& [p, r] : killed) BOOST_TEST(seen[p]++ == 0, p << " twice in the child");
+  for (auto* c : {&c2, &c3})
+    for (auto& d : c->got)
+      BOOST_TEST((seen[d.payload]++ == 0 || d.redelivered), d.payload << " processed again without the redelivered flag");
+  std::size_t repeats = 0, taken_over = 0;
+  for (auto& [p, k] : seen) repeats += static_cast<std::size_t>(k - 1);
+  for (auto* c : {&c2, &c3})
+    for (auto& d : c->got) taken_over += d.redelivered ? 1 : 0;
+  BOOST_TEST_MESSAGE("taken over from the killed member: " << taken_over << ", processed twice (flagged): " << repeats
+                     << "; m2 " << c2.got.size() << ", m3 " << c3.got.size());
+  BOOST_TEST(taken_over > 0u);  // it died holding pulled jobs: the others got them after ack wait
+  BOOST_TEST(seen.size() == want.size());
+  BOOST_TEST(!stop(ioc, m2));
+  BOOST_TEST(!stop(ioc, m3));
+  BOOST_TEST(!stop(ioc, pub));
+  std::filesystem::remove(file);
 }
 
 BOOST_AUTO_TEST_CASE(unacked_messages_of_a_member_stopped_abruptly_go_to_another_after_ack_wait) {
