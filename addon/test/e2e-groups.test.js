@@ -38,7 +38,9 @@ function worker(i, address, { publisher = false, slow = false } = {}) {
 let server; let W = [];
 test.before(async () => {
   server = await startServer({ user: 'nodered', password: PASS });
-  W = await Promise.all([1, 2, 3].map(() => startNodeRed({ packageDir: PKG })));
+  // One after the other, each kept as soon as it runs: if one fails to start, the hook below still
+  // stops the others.
+  for (let k = 0; k < 3; k++) W.push(await startNodeRed({ packageDir: PKG }));
   await W[0].deploy(worker(1, server.address, { publisher: true }));
   await W[1].deploy(worker(2, server.address, { slow: true }));
   await W[2].deploy(worker(3, server.address, { slow: true }));
