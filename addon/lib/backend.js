@@ -239,6 +239,11 @@ class Subscription {
   }
 }
 
+/// A payload for the addon: Buffers as they are, text (encodePayload's JSON) as UTF-8 bytes.
+function asBuffer(p) {
+  return Buffer.isBuffer(p) ? p : Buffer.from(p == null ? '' : String(p), 'utf8');
+}
+
 /// Settles a pending call: a Promise's {resolve, reject}, or a node-style callback (publish with a
 /// callback: no Promise per message).
 function settle(cluster, p, err, value) {
@@ -557,7 +562,7 @@ class Cluster extends EventEmitter {
   /// code NO_RESPONDERS, TIMEOUT, NOT_CONNECTED, PAYLOAD_TOO_LARGE, INVALID_SUBJECT, ...
   /// opts: {instance, group, timeoutMs, headers}.
   request(subject, payload, opts = {}) {
-    return this._call((id) => this._native.request(id, String(subject), payload, {
+    return this._call((id) => this._native.request(id, String(subject), asBuffer(payload), {
       instance: String(opts.instance || ''),
       group: String(opts.group || ''),
       timeoutMs: Number(opts.timeoutMs) > 0 ? Number(opts.timeoutMs) : 5000,
@@ -590,7 +595,7 @@ class Cluster extends EventEmitter {
   /// Sends the answer to a request handed to a responder (rejects with UNKNOWN_REQUEST when it was
   /// answered already or its requester stopped waiting).
   respond(requestId, payload, headers = {}) {
-    return this._call((id) => this._native.respond(id, Number(requestId), payload, headers || {}));
+    return this._call((id) => this._native.respond(id, Number(requestId), asBuffer(payload), headers || {}));
   }
 
   status() { return Object.assign({}, this._status); }
