@@ -27,8 +27,7 @@ const { startServer } = require('../test/support/nats-server');
 const { startNodeRed } = require('../test/support/nodered');
 
 const PKG = path.join(__dirname, '..');
-// The official client's v3 packages, installed by bench/package.json at the repository root.
-const natsjsModule = (name) => require.resolve(`@nats-io/${name}`, { paths: [path.join(__dirname, '..', '..', 'bench')] });
+const { natsjsModule, settingsFile, pct } = require('./common');
 const BURST = Number(process.env.BENCH_BURST || 5000);
 const PAD = Number(process.env.BENCH_PAYLOAD || 300);
 const ALL = ['ours-ephemeral', 'natsjs-core', 'ours-durable', 'natsjs-js'];
@@ -141,8 +140,6 @@ return null;`,
   };
 }
 
-const pct = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
-
 /// CPU time (ms, user + system) of each thread of a process, grouped: the JS main thread, the addon's
 /// io thread ("nats-cluster-io") and the rest (V8 GC/compiler workers, libuv pool); one sum for other
 /// programs (nats-server).
@@ -167,23 +164,6 @@ function cpuDelta(a, b) {
   const d = {};
   for (const k of Object.keys(b)) d[k] = b[k] - (a[k] || 0);
   return d;
-}
-
-function settingsFile(userDir) {
-  // The nats.js modules reach function nodes through the global context, as a user would set them up.
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = {
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  uiHost: '127.0.0.1',
-  logging: { console: { level: 'info', metrics: false, audit: false } },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  telemetry: { enabled: false },
-  functionExternalModules: true,
-  functionGlobalContext: {
-    natsjs: require(${JSON.stringify(natsjsModule('transport-node'))}),
-    natsjsJetstream: require(${JSON.stringify(natsjsModule('jetstream'))}),
-  },
-};\n`);
 }
 
 async function natsjsSetup(server) {
