@@ -128,8 +128,11 @@ const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 // Errors that retrying will not fix: the node shows them until the configuration changes.
 const FATAL = new Set(['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED', 'BAD_SEED',
-  'BAD_CREDENTIALS', 'TLS_ERROR', 'TLS_REQUIRED', 'JETSTREAM_UNAVAILABLE', 'DUPLICATE_INSTANCE', 'INVALID_CONFIG',
-  'MAX_RECONNECTS']);
+  'BAD_CREDENTIALS', 'NONCE_REQUIRED', 'TLS_ERROR', 'TLS_REQUIRED', 'JETSTREAM_UNAVAILABLE', 'DUPLICATE_INSTANCE',
+  'INVALID_CONFIG', 'MAX_RECONNECTS']);
+
+const errorOf = (e) => (e.error ? Object.assign({ auth: !!e.authError }, e.error) : null);
+const unfixable = (error) => !!error && (error.auth || FATAL.has(error.code));
 
 /// Folds one status event of the addon ({kind, error, text, server, outboxMessages, outboxBytes,
 /// authError}) into the status snapshot the nodes display.
@@ -139,12 +142,29 @@ function nextStatus(prev, e, config) {
   switch (e.kind) {
     case 'connecting': state = 'connecting'; break;
     case 'connected': state = 'connected'; error = null; break;
-    case 'disconnected': state = 'disconnected'; error = e.error || null; break;
-    case 'reconnecting': state = 'reconnecting'; break;
+    case 'disconnected':
+    case 'reconnecting': {
+      // A failed connect attempt comes as 'disconnected' then 'reconnecting', both with the attempt's
+      // error. One that retrying cannot fix (credentials that do not parse, an nkey the server sends
+      // no nonce for, a refused login, TLS) is shown as it is, not as "unreachable": the connection
+      // goes on trying in the background (the server's configuration may change), a success clears it.
+      const err = errorOf(e);
+      if (unfixable(err)) {
+        state = 'failed';
+        // The 'disconnected' event's text says it best; the 'reconnecting' one adds the next attempt.
+        if (!(prev.state === 'failed' && prev.error && prev.error.code === err.code)) error = err;
+      } else if (e.kind === 'disconnected') {
+        state = 'disconnected';
+        error = e.error || null;
+      } else {
+        state = 'reconnecting';
+      }
+      break;
+    }
     case 'closed': if (state !== 'failed') state = 'closed'; break; // keep showing why it gave up
     case 'error':
-      error = e.error ? Object.assign({ auth: !!e.authError }, e.error) : null;
-      if (error && (error.auth || FATAL.has(error.code))) state = 'failed';
+      error = errorOf(e);
+      if (unfixable(error)) state = 'failed';
       break;
     default: break; // 'outbox': counters only
   }

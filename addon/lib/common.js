@@ -86,7 +86,11 @@ function statusFor(st, opts = {}) {
       return { fill: 'red', shape: 'ring', text: `NATS unreachable, retrying${q}` };
     case 'failed': {
       const code = st.error && st.error.code;
-      if (['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED', 'BAD_CREDENTIALS', 'BAD_SEED'].includes(code) || (st.error && st.error.auth)) return { fill: 'red', shape: 'dot', text: 'login refused: check user/password/token' };
+      // Credentials that cannot even be sent: the connection keeps trying, but only a change helps.
+      if (code === 'BAD_CREDENTIALS') return { fill: 'red', shape: 'dot', text: 'credentials (.creds) unusable: check their content' };
+      if (code === 'BAD_SEED') return { fill: 'red', shape: 'dot', text: 'nkey seed unusable: check the seed' };
+      if (code === 'NONCE_REQUIRED') return { fill: 'red', shape: 'dot', text: 'nkey login impossible: the server offers no nkey authentication' };
+      if (['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED'].includes(code) || (st.error && st.error.auth)) return { fill: 'red', shape: 'dot', text: 'login refused: check user/password/token' };
       if (code === 'TLS_ERROR' || code === 'TLS_REQUIRED') return { fill: 'red', shape: 'dot', text: 'TLS problem: check the TLS settings' };
       if (code === 'DUPLICATE_INSTANCE') return { fill: 'red', shape: 'dot', text: 'another running Node-RED uses this instance id' };
       if (code === 'JETSTREAM_UNAVAILABLE') return { fill: 'red', shape: 'dot', text: 'JetStream is not enabled on the NATS server' };

@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const c = require('../lib/common');
-const { normalizeConfig, parseServers } = require('../lib/backend');
+const { normalizeConfig, parseServers, nextStatus } = require('../lib/backend');
 
 test('payloads are sent as JSON like the original plugin, Buffers raw', () => {
   assert.equal(c.encodePayload({ celsius: 21.5 }).toString(), '{"celsius":21.5}');
@@ -55,7 +55,24 @@ test('status words', () => {
   assert.equal(c.statusFor({ state: 'connected', outboxMessages: 3 }).shape, 'ring');
   assert.match(c.statusFor({ state: 'reconnecting', outboxMessages: 1 }).text, /unreachable.*1 message waiting/);
   assert.match(c.statusFor({ state: 'failed', error: { code: 'AUTHORIZATION_VIOLATION' } }).text, /login refused/);
+  assert.match(c.statusFor({ state: 'failed', error: { code: 'BAD_CREDENTIALS' } }).text, /\.creds/);
+  assert.match(c.statusFor({ state: 'failed', error: { code: 'NONCE_REQUIRED' } }).text, /nkey/);
   assert.equal(c.statusFor({ state: 'connected' }, { observerPublish: true }).fill, 'grey');
+});
+
+test('status fold: a connect error retrying cannot fix is "failed", an unreachable server is not', () => {
+  const idle = { state: 'connecting', error: null, since: 0 };
+  const bad = { code: 'BAD_CREDENTIALS', message: 'connect failed: invalid credentials file or JWT' };
+  let st = nextStatus(idle, { kind: 'disconnected', error: bad });
+  assert.equal(st.state, 'failed');
+  st = nextStatus(st, { kind: 'reconnecting', error: { code: 'BAD_CREDENTIALS', message: 'invalid credentials file or JWT: trying x in 2000 ms' } });
+  assert.equal(st.state, 'failed');
+  assert.equal(st.error.message, bad.message, 'the attempt\'s own text stays');
+  assert.equal(nextStatus(st, { kind: 'connected' }).state, 'connected');
+  const refused = nextStatus(idle, { kind: 'disconnected', error: { code: 'ECONNREFUSED', message: 'refused' } });
+  assert.equal(refused.state, 'disconnected');
+  assert.equal(nextStatus(refused, { kind: 'reconnecting', error: { code: 'ECONNREFUSED', message: 'refused' } }).state, 'reconnecting');
+  assert.equal(nextStatus(idle, { kind: 'disconnected', error: { code: 'NONCE_REQUIRED', message: 'm' } }).state, 'failed');
 });
 
 test('config normalisation', () => {

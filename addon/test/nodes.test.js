@@ -101,6 +101,36 @@ test('wrong password and unreachable server show on the status, Node-RED keeps r
   assert.match(s2.text, /unreachable|stopped/);
 });
 
+test('credentials that cannot be sent show their cause (not "unreachable") while the connection keeps trying', async () => {
+  // cfgc: .creds content that does not parse; cfgn: a valid nkey seed, but this server has no nkey users
+  // and sends no nonce to sign. Every attempt fails before a login; retrying alone never helps.
+  const SEED = 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4';
+  const flow = [F.tab, F.config('cfgc', 'node-c1', nats.server.address), F.publisher('pubc', 'cfgc', 'x'),
+    F.config('cfgn', 'node-n1', nats.server.address), F.publisher('pubn', 'cfgn', 'x')];
+  await helper.load(NODES, flow, { cfgc: { creds: 'not a creds file' }, cfgn: { nkeySeed: SEED } });
+  const cases = [['cfgc', 'pubc', 'BAD_CREDENTIALS', 'credentials (.creds) unusable: check their content'],
+    ['cfgn', 'pubn', 'NONCE_REQUIRED', 'nkey login impossible: the server offers no nkey authentication']];
+  for (const [cfgId, pubId, code, text] of cases) {
+    const cfg = helper.getNode(cfgId);
+    const pub = helper.getNode(pubId);
+    const st = await waitStatus(pub, (x) => x.fill === 'red', 15000);
+    assert.deepEqual(st, { fill: 'red', shape: 'dot', text });
+    const route = await helper.request().get(`/cluster/status/${cfgId}`).expect(200);
+    assert.equal(route.body.status, 'error');
+    assert.equal(route.body.state, 'failed');
+    assert.equal(route.body.error.code, code);
+    // Two more attempts (each a 'disconnected' and a 'reconnecting' event, one every reconnect wait):
+    // the cluster has not given up, and each attempt keeps the cause on show.
+    const states = [];
+    const onStatus = (s) => states.push(`${s.state}/${s.error && s.error.code}`);
+    cfg.cluster.on('status', onStatus);
+    await until(() => states.length >= 4, 15000, `${cfgId}: further attempts`);
+    cfg.cluster.off('status', onStatus);
+    assert.deepEqual(new Set(states), new Set([`failed/${code}`]));
+    assert.deepEqual(statusOf(pub), { fill: 'red', shape: 'dot', text });
+  }
+});
+
 test('observer: publish nodes are grey and discard with a warning', async () => {
   const flow = [F.tab, F.config('obs', 'watcher', nats.server.address, { role: 'Observer' }),
     F.publisher('pub', 'obs', 'x.y'), F.subscriber('sub', 'obs', '*.x.>', ['out']), F.sink('out')];
