@@ -182,6 +182,15 @@ inline asio::awaitable<void> check_stream_matches(js::context& js, const std::st
     js::get_msg_request r;
     r.seq = seq;
     auto [gec, m] = co_await js.async_get_msg(stream, r, tok);
+    // The read-back checks what was stored, not the election: a cluster still settling after a kill
+    // may answer "temporarily unavailable" (10008) or not at all for a moment; ask again.
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+         (gec == boost::system::error_code(10008, js::error_category()) || gec == nats::error::timeout ||
+          gec == nats::error::no_responders) &&
+         std::chrono::steady_clock::now() < until;) {
+      co_await sleep_for(250ms);
+      std::tie(gec, m) = co_await js.async_get_msg(stream, r, tok);
+    }
     if (gec == js::error::no_message_found) continue;
     BOOST_REQUIRE_MESSAGE(!gec, "get " << seq << ": " << gec.message());
     const std::string id(m.headers.get("Nats-Msg-Id").value_or(""));
