@@ -1401,12 +1401,21 @@ instance_info node_impl::info_of(const std::string& id, const peer* p) const {
     ii.last_seen = p->last_seen;
     ii.legacy = p->legacy;
     ii.groups = p->value.groups;
+    if (p->state == presence::online) ii.leads = leads_of(id);
   } else {
     ii.state = presence::offline;
   }
   if (auto it = endpoints_.find(id); it != endpoints_.end())
     for (auto& [subject, v] : it->second) ii.endpoints.push_back(endpoint_info{id, subject, v.mode, v.ttl});
   return ii;
+}
+
+std::vector<lease_info> node_impl::leads_of(const std::string& id) const {
+  std::vector<lease_info> out;
+  auto now = steady_clock::now();
+  for (auto& [group, l] : leases_)
+    if (l.candidate == id && now - l.at <= l.lease) out.push_back(lease_info{group, l.token, l.revision, l.wall});
+  return out;
 }
 
 void node_impl::emit_discovery(discovery_kind k, const std::string& id, std::optional<endpoint_info> ep) {
@@ -1421,7 +1430,27 @@ void node_impl::emit_discovery(discovery_kind k, const std::string& id, std::opt
 }
 
 void node_impl::apply_entry(const kv::entry& e) {
-  constexpr std::string_view inst = "instances.", endp = "endpoints.";
+  constexpr std::string_view inst = "instances.", endp = "endpoints.", lead = "leaders.";
+  if (e.key.starts_with(lead)) {
+    auto group = e.key.substr(lead.size());
+    auto v = e.op == kv::operation::put ? parse_leader(e.value) : std::nullopt;
+    if (!v || v->candidate.empty()) {
+      leases_.erase(group);  // released (clean stop) or not a lease
+      return;
+    }
+    auto& l = leases_[group];
+    l.candidate = v->candidate;
+    l.token = v->token ? v->token : e.revision;  // the acquiring write carries 0: its own revision
+    l.revision = e.revision;
+    l.lease = milliseconds(v->lease_ms > 0 ? v->lease_ms : 5000);
+    l.wall = std::chrono::time_point_cast<system_clock::duration>(e.created);
+    // As for presence: initial values are aged by the server's timestamp, later ones seen now.
+    auto age = std::chrono::duration_cast<milliseconds>(system_clock::now() - l.wall);
+    if (caught_up_ || age < 0ms) age = 0ms;
+    l.at = steady_clock::now() - age;
+    if (caught_up_) l.wall = system_clock::now();
+    return;
+  }
   if (e.key.starts_with(inst)) {
     auto id = e.key.substr(inst.size());
     if (e.op != kv::operation::put) {
@@ -1514,6 +1543,7 @@ std::vector<instance_info> node_impl::snapshot() const {
     me.state = ready_ ? presence::online : presence::offline;
     for (auto& [subject, v] : my_endpoints_) me.endpoints.push_back(endpoint_info{cfg_.instance_id, subject, v.mode, v.ttl});
     me.groups = my_groups();
+    if (ready_) me.leads = leads_of(cfg_.instance_id);
     out.push_back(std::move(me));
   }
   return out;

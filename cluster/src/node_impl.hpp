@@ -137,6 +137,16 @@ struct peer {
   bool cleaning = false;
 };
 
+/// The latest value of a `leaders.<group>` key seen by the watch (discovery shows live ones).
+struct lease_seen {
+  std::string candidate;
+  std::uint64_t token = 0;
+  std::uint64_t revision = 0;
+  std::chrono::milliseconds lease{0};
+  std::chrono::steady_clock::time_point at{};  ///< seen (by our monotonic clock, aged like presence)
+  std::chrono::system_clock::time_point wall{};
+};
+
 class node_impl : public std::enable_shared_from_this<node_impl> {
  public:
   using executor_type = boost::asio::any_io_executor;
@@ -252,6 +262,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   void apply_entry(const kv::entry& e);
   void check_stale();
   instance_info info_of(const std::string& id, const peer* p) const;
+  std::vector<lease_info> leads_of(const std::string& id) const;
   void emit_discovery(discovery_kind k, const std::string& id, std::optional<endpoint_info> ep = std::nullopt);
 
   void emit_status(status_kind k, boost::system::error_code ec = {}, std::string text = {});
@@ -311,6 +322,7 @@ class node_impl : public std::enable_shared_from_this<node_impl> {
   bool watching_ = false;
   bool caught_up_ = false;
   std::map<std::string, peer> peers_;
+  std::map<std::string, lease_seen> leases_;  ///< group → latest lease value seen
   std::map<std::string, std::map<std::string, endpoint_value>> endpoints_;  ///< instance -> subject -> value
 };
 

@@ -452,3 +452,47 @@ BOOST_AUTO_TEST_CASE(three_server_cluster_simultaneous_takeovers_one_leader_per_
   }
   for (int i = 0; i < 3; ++i) on_thread(i, [&, i] { elections[i].clear(); });
 }
+
+namespace {
+/// The groups `id` leads according to `observer`'s discovery (group → token).
+std::map<std::string, std::uint64_t> leads_seen_by(candidate& observer, const std::string& id) {
+  std::promise<std::vector<instance_info>> p;
+  asio::post(observer.ioc, [&] {
+    observer.n->async_discover([&](error_code, std::vector<instance_info> v) { p.set_value(std::move(v)); });
+  });
+  auto f = p.get_future();
+  BOOST_REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  std::map<std::string, std::uint64_t> out;
+  for (auto& i : f.get())
+    if (i.id == id)
+      for (auto& l : i.leads) out[l.group] = l.token;
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(discovery_of_another_node_shows_live_leaders_with_their_token) {
+  nats_server srv(jetstream_server_options());
+  event_log log;
+  auto o = fast_options();
+  auto a = std::make_unique<candidate>(srv, "a", o, log);
+  o.group = "other";
+  candidate b(srv, "b", o, log);  // leads "other"; observes "a"
+  o.group = "third";
+  auto c = std::make_unique<candidate>(srv, "c", o, log);
+
+  BOOST_REQUIRE(wait_for([&] { return a->le->is_leader() && c->le->is_leader(); }, 10s));
+  auto token = a->le->token();
+  BOOST_REQUIRE(wait_for([&] { return leads_seen_by(b, "a").count("poller") == 1; }, 10s));
+  BOOST_CHECK_EQUAL(leads_seen_by(b, "a")["poller"], token);
+  BOOST_CHECK(leads_seen_by(b, "b").count("other") == 1);  // its own lease too
+  BOOST_REQUIRE(wait_for([&] { return leads_seen_by(b, "c").count("third") == 1; }, 10s));
+
+  // Clean stop: the lease is released, discovery drops it at once.
+  BOOST_CHECK_EQUAL(a->stop_election(), error_code{});
+  BOOST_CHECK(wait_for([&] { return leads_seen_by(b, "a").empty(); }, 5s));
+
+  // Killed holder: nothing released; its lease is no longer listed once it is older than the lease.
+  c->kill();
+  BOOST_CHECK(wait_for([&] { return leads_seen_by(b, "c").empty(); }, o.lease + 5s));
+  BOOST_CHECK(leads_seen_by(b, "b").count("other") == 1);
+}

@@ -125,6 +125,14 @@ using request_handler = std::function<void(request&&)>;
 enum class presence { online, stale, offline };
 const char* to_string(presence p) noexcept;
 
+/// A live leader lease (leader_election on the node's bucket, key `leaders.<group>`) held by an instance.
+struct lease_info {
+  std::string group;
+  std::uint64_t token = 0;     ///< the holder's fencing token (the revision that made it leader)
+  std::uint64_t revision = 0;  ///< revision of the lease's last renewal seen
+  std::chrono::system_clock::time_point seen{};  ///< when that renewal was seen (wall clock)
+};
+
 struct instance_info {
   std::string id;
   cluster::role role = role::member;
@@ -137,6 +145,9 @@ struct instance_info {
   bool self = false;  ///< this node
   std::vector<endpoint_info> endpoints;
   std::vector<group_membership> groups;  ///< groups it has members in (empty for the original plugin)
+  /// Groups it leads now: leases under `leaders.` whose candidate is this id, renewed within their
+  /// lease length and held by an online instance (a stale holder's lease is not listed).
+  std::vector<lease_info> leads;
 };
 
 enum class status_kind { connecting, connected, disconnected, reconnecting, error, closed, outbox };
