@@ -7,7 +7,8 @@
 //   await cluster.publish(subject, payload, {mode: 'durable'|'ephemeral', ttl})
 //   const sub = cluster.subscribe({key, patterns, start, ack, maxInFlight}, onMessage)
 //   sub.ack(id); await sub.settle(id, {nak, delayMs}); await sub.close({removeConsumer})
-//   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...], groups: [...]}]
+//   await cluster.discover()                     // [{instanceId, role, natsAddress, online, endpoints: [...], groups: [...],
+//                                                  leads: [{group, token, revision, seen}]}]
 //   await cluster.kvGet(key) / kvPut(key, v) / kvCreate / kvUpdate(key, v, rev) / kvDelete / kvKeys(filter)
 //   const le = cluster.leader(group, {leaseMs}, onEvent); le.isLeader(); await le.stop()
 //   cluster.status()                             // synchronous snapshot

@@ -1,10 +1,11 @@
 'use strict';
 // The editor's cluster sidebar, runtime side: one live view per cluster config node (its instances with
-// presence, last seen, role, endpoints, and this instance's own subscriptions), sent to the editors over
+// presence, last seen, role, endpoints, groups, the groups each leads, and this instance's own subscriptions;
+// plus the groups with their members and the live leader of each group), sent to the editors over
 // Node-RED's comms as a retained message on `nats-cluster/view/<config id>`. Refreshed from the cluster's
 // 'discovery' and 'status' events, at most once per `throttleMs`, and every `pollMs` (last seen times).
 
-const { instanceSummary, originalStatusOf } = require('./common');
+const { instanceSummary, originalStatusOf, groupsFrom, leadersFrom } = require('./common');
 
 const TOPIC_PREFIX = 'nats-cluster/view/';
 const KEEP_DEPARTED = 100; // instances that left, remembered (newest first) so the sidebar shows them offline
@@ -26,7 +27,7 @@ function viewRows(list, departed, selfId, ownSubscriptions, previous = []) {
   for (const [id, d] of departed) {
     if (rows.has(id)) continue;
     const seen = Number(d.instance.lastSeen) > 0 ? Number(d.instance.lastSeen) : (before.has(id) && before.get(id).lastSeen) || d.leftAt;
-    rows.set(id, Object.assign(rowOf(d.instance, selfId, null), { presence: 'left', online: false, lastSeen: seen }));
+    rows.set(id, Object.assign(rowOf(d.instance, selfId, null), { presence: 'left', online: false, lastSeen: seen, leads: [] }));
   }
   return Array.from(rows.values()).sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 }
@@ -36,6 +37,8 @@ function rowOf(i, selfId, subscriptions) {
     endpoints: (i.endpoints || []).map((e) => ({ subject: e.subject, mode: e.mode, ttl: e.ttl }))
       .sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0)),
     subscriptions: subscriptions ? subscriptions.slice() : null,
+    groups: (i.groups || []).map((g) => ({ group: g.group, patterns: g.patterns })),
+    leads: i.online === false ? [] : (i.leads || []).map((l) => ({ group: l.group, token: l.token })),
   });
 }
 
@@ -48,6 +51,8 @@ class ClusterView {
     this.topic = TOPIC_PREFIX + opts.configId;
     this._departed = new Map();
     this._rows = [];
+    this._groups = [];
+    this._leaders = [];
     this._timer = null;
     this._last = 0;
     this._closed = false;
@@ -86,11 +91,17 @@ class ClusterView {
     const st = this._o.statusOf() || {};
     if (c && st.state === 'connected') {
       try {
-        this._rows = viewRows(await c.discover(), this._departed, this._o.selfId, this._o.subscriptions(), this._rows);
+        const list = await c.discover();
+        this._rows = viewRows(list, this._departed, this._o.selfId, this._o.subscriptions(), this._rows);
+        this._groups = groupsFrom(list);
+        this._leaders = leadersFrom(list.filter((i) => i.online !== false)).map((l) => ({ group: l.group, instanceId: l.instanceId, token: l.token }));
       } catch (_) { /* keep the last rows; the state says why they may be old */ }
     } else {
       // Not connected: what we knew, our own row from our config (its presence follows our state).
       this._rows = this._rows.map((r) => (r.self ? Object.assign({}, r, { subscriptions: this._o.subscriptions() }) : r));
+      // Leases are judged by the watch, which is not running: no live leader is known.
+      this._rows = this._rows.map((r) => (r.leads && r.leads.length ? Object.assign({}, r, { leads: [] }) : r));
+      this._leaders = [];
     }
     if (this._closed) return;
     const state = st.state || 'idle';
@@ -102,6 +113,8 @@ class ClusterView {
       state,
       at: Date.now(),
       instances: this._rows,
+      groups: this._groups,
+      leaders: this._leaders,
     }, true);
   }
 

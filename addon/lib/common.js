@@ -175,7 +175,7 @@ function membersAnswer(list, selfId) {
 
 /// GET /cluster/discovery: {instances: {id: {natsAddress, role, ...ours}}, endpoints: {id: [subject]}}
 /// (original; subjects relative to the instance) + {endpointDetails: {id: [{subject, mode, ttl}]},
-/// subjects: [pattern suggestions], groups: [{group, patterns, members}]}.
+/// subjects: [pattern suggestions], groups: [{group, patterns, members}], leaders: [{group, instanceId, token, seen}]}.
 function discoveryAnswer(list, selfId) {
   const { members, instances } = membersAnswer(list, selfId);
   const byId = new Map((list || []).map((i) => [i.instanceId, i]));
@@ -186,7 +186,17 @@ function discoveryAnswer(list, selfId) {
     endpoints[id] = eps.map((e) => e.subject);
     endpointDetails[id] = eps.map((e) => ({ subject: e.subject, mode: e.mode, ttl: e.ttl }));
   }
-  return { instances, endpoints, endpointDetails, subjects: suggestionsFrom(list), groups: groupsFrom(list) };
+  return { instances, endpoints, endpointDetails, subjects: suggestionsFrom(list), groups: groupsFrom(list), leaders: leadersFrom(list) };
+}
+
+/// Live leaders from a discovery snapshot (leases the backend still counts as held by an online
+/// instance): [{group, instanceId, token, seen}], sorted by group.
+function leadersFrom(instances) {
+  const out = [];
+  for (const inst of instances || []) {
+    for (const l of inst.leads || []) out.push({ group: l.group, instanceId: inst.instanceId, token: l.token, seen: l.seen });
+  }
+  return out.sort((a, b) => a.group.localeCompare(b.group));
 }
 
 /// Groups and their members from a discovery snapshot: [{group, patterns, members: [instanceId...]}].
@@ -236,5 +246,5 @@ function parseAckId(s) {
 module.exports = {
   originalStatusOf, withoutUrlCredentials, authKindOf, instanceSummary, membersAnswer, discoveryAnswer, formatAckId,
   parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom,
-  groupsFrom, checkGroup, defaultGroupName,
+  groupsFrom, leadersFrom, checkGroup, defaultGroupName,
 };

@@ -274,6 +274,16 @@ Napi::Object to_js(Napi::Env env, const cl::instance_info& i) {
     groups.Set(static_cast<std::uint32_t>(k), g);
   }
   o.Set("groups", groups);
+  auto leads = Napi::Array::New(env, i.leads.size());
+  for (std::size_t k = 0; k < i.leads.size(); ++k) {
+    auto l = Napi::Object::New(env);
+    l.Set("group", i.leads[k].group);
+    l.Set("token", static_cast<double>(i.leads[k].token));
+    l.Set("revision", static_cast<double>(i.leads[k].revision));
+    l.Set("seen", ms_since_epoch(i.leads[k].seen));
+    leads.Set(static_cast<std::uint32_t>(k), l);
+  }
+  o.Set("leads", leads);
   return o;
 }
 

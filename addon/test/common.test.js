@@ -121,12 +121,17 @@ test('admin answers: members and discovery have the original plugin\'s shape wit
     },
   });
   const d = c.discoveryAnswer(list, 'b');
-  assert.deepEqual(Object.keys(d), ['instances', 'endpoints', 'endpointDetails', 'subjects', 'groups']);
+  assert.deepEqual(Object.keys(d), ['instances', 'endpoints', 'endpointDetails', 'subjects', 'groups', 'leaders']);
   assert.deepEqual(d.instances, c.membersAnswer(list, 'b').instances);
   assert.deepEqual(d.endpoints, { a: ['sensors.t', 'z.y'], b: [] });
   assert.deepEqual(d.endpointDetails.a, [{ subject: 'sensors.t', mode: 'Durable', ttl: 30 }, { subject: 'z.y', mode: 'Ephemeral', ttl: 5 }]);
   assert.deepEqual(d.subjects, ['*.sensors.t', '*.z.y', 'a.>', 'a.sensors.t', 'a.z.y', 'b.>']);
-  assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [], groups: [] });
+  assert.deepEqual(c.discoveryAnswer([], 'x'), { instances: {}, endpoints: {}, endpointDetails: {}, subjects: [], groups: [], leaders: [] });
+  assert.deepEqual(c.leadersFrom([
+    { instanceId: 'b', leads: [{ group: 'q', token: 7, revision: 9, seen: 5 }] },
+    { instanceId: 'a', leads: [{ group: 'p', token: 3, revision: 3, seen: 4 }] },
+    { instanceId: 'legacy' },
+  ]), [{ group: 'p', instanceId: 'a', token: 3, seen: 4 }, { group: 'q', instanceId: 'b', token: 7, seen: 5 }]);
 });
 
 test('sidebar view rows: instances sorted, own subscriptions only, departed ones kept offline with their last seen', () => {

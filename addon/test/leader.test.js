@@ -87,6 +87,15 @@ test('one leader among three instances; only it passes messages', async () => {
   assertNoOverlap(reds.flatMap(passed));
   const st = await leaders[0].request('GET', '/flows');
   assert.equal(st.status, 200);
+  // Another instance's discovery answer names the leader with its token, under the new key `leaders`.
+  const token = became(leaders[0]).slice(-1)[0].token;
+  const other = reds.find((r) => r !== leaders[0]);
+  const d = await until(async () => {
+    const r = await other.request('GET', '/cluster/discovery/cl');
+    return r.json && r.json.leaders && r.json.leaders.length ? r.json : null;
+  }, 10000, 'leaders in discovery');
+  assert.deepEqual(d.leaders.map((l) => [l.group, l.token]), [['poller', token]]);
+  assert.ok(d.instances[d.leaders[0].instanceId], 'the leader is a known instance');
 });
 
 test('SIGKILL of the leader process: exactly one new leader with a larger token', async (t) => {

@@ -1,7 +1,8 @@
 'use strict';
 // The editor's "cluster" sidebar tab in headless Chromium: two Node-RED processes in one cluster; B's
-// editor lists both instances live (presence, role, what each publishes, B's own subscriptions); when A
-// stops, A's row goes offline in the open page without a reload. Screenshots: test/screenshots/sidebar.png
+// editor lists both instances live (presence, role, what each publishes, B's own subscriptions, the
+// groups each is in, the group A leads with its token, the cluster's groups with members and leader);
+// when A stops, A's row goes offline and its leadership disappears in the open page without a reload. Screenshots: test/screenshots/sidebar.png
 // with NRC_UPDATE_SCREENSHOTS=1, else a temp dir.
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -30,11 +31,14 @@ test('editor sidebar: instances of the cluster, live', { skip: (!CHROMIUM || !ch
       { id: 'ca', type: 'ClusterConfigNode', instanceId: 'plant-a', zkRootPath: '/nodered-cluster', natsAddress: server.address, role: 'Member', credentials: creds },
       { id: 'p1', type: 'ClusterPublishNode', z: 'ta', clusterConfig: 'ca', subject: 'sensors.temperature', mode: 'Durable', ttl: 30, x: 300, y: 80, wires: [] },
       { id: 'p2', type: 'ClusterPublishNode', z: 'ta', clusterConfig: 'ca', subject: 'sensors.pressure', mode: 'Ephemeral', ttl: 10, x: 300, y: 140, wires: [] },
+      { id: 'ga', type: 'ClusterSubscribeNode', z: 'ta', clusterConfig: 'ca', subjectPattern: '*.jobs.>', delivery: 'group', group: 'workers', x: 300, y: 200, wires: [[]] },
+      { id: 'la', type: 'ClusterLeaderNode', z: 'ta', clusterConfig: 'ca', group: 'poller', lease: 2, x: 300, y: 260, wires: [[], []] },
     ]);
     await B.deploy([
       { id: 'tb', type: 'tab', label: 'Flow 1' },
       { id: 'cb', type: 'ClusterConfigNode', name: 'plant cluster', instanceId: 'plant-b', zkRootPath: '/nodered-cluster', natsAddress: server.address, role: 'Observer', credentials: creds },
       { id: 's1', type: 'ClusterSubscribeNode', z: 'tb', clusterConfig: 'cb', subjectPattern: 'plant-a.sensors.>, *.alarms.*', x: 200, y: 80, wires: [[]] },
+      { id: 'gb', type: 'ClusterSubscribeNode', z: 'tb', clusterConfig: 'cb', subjectPattern: '*.jobs.>', delivery: 'group', group: 'workers', x: 200, y: 140, wires: [[]] },
     ]);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
@@ -53,11 +57,23 @@ test('editor sidebar: instances of the cluster, live', { skip: (!CHROMIUM || !ch
     assert.match(await page.innerText('.nrc-config[data-config="cb"] .nrc-head'), /plant cluster[\s\S]*connected/);
     assert.deepEqual(await row('plant-a').locator('.nrc-subject').allInnerTexts(), ['sensors.pressure', 'sensors.temperature']);
     assert.match(await row('plant-a').locator('.nrc-subscribes').innerText(), /not known/);
-    assert.deepEqual(await row('plant-b').locator('.nrc-pattern').allInnerTexts(), ['plant-a.sensors.>', '*.alarms.*']);
+    assert.deepEqual(await row('plant-b').locator('.nrc-pattern').allInnerTexts(), ['plant-a.sensors.>', '*.alarms.*', '*.jobs.>']);
     assert.match(await row('plant-b').locator('.nrc-line').first().innerText(), /plant-b\s*this Node-RED\s*Observer/);
     assert.match(await row('plant-b').locator('.nrc-state').innerText(), /online · last seen \d+ s ago/);
     assert.match(await row('plant-a').innerText(), /plant-a\s*Member\s*online · last seen/);
     assert.ok(!(await sidebar.innerText()).includes(PASS));
+    // Groups and leaders: both in "workers"; A leads "poller" (its ClusterLeaderNode) with a token > 0.
+    const group = (g) => page.locator(`.nrc-config[data-config="cb"] .nrc-groupinfo[data-group="${g}"]`);
+    await page.waitForFunction(() => $('.nrc-config[data-config="cb"] .nrc-groupinfo[data-group="poller"]').attr('data-leader') === 'plant-a'
+      && $('.nrc-config[data-config="cb"] .nrc-groupinfo[data-group="workers"] .nrc-members').text().includes('plant-b'), null, { timeout: 30000 });
+    assert.deepEqual(await row('plant-a').locator('.nrc-group').allInnerTexts(), ['workers']);
+    assert.deepEqual(await row('plant-b').locator('.nrc-group').allInnerTexts(), ['workers']);
+    const lead = await row('plant-a').locator('.nrc-lead').innerText();
+    const token = Number((/^leader of poller \(token (\d+)\)$/.exec(lead) || [])[1]);
+    assert.ok(token > 0, lead);
+    assert.equal(await row('plant-b').locator('.nrc-lead').count(), 0);
+    assert.match(await group('workers').innerText(), /^workers\s*members: plant-a, plant-b$/);
+    assert.match(await group('poller').innerText(), new RegExp(`^poller\\s*leader: plant-a \\(token ${token}\\)$`));
     // Heartbeats move "last seen" on in the open page.
     const seen = Number(await row('plant-a').locator('.nrc-seen').getAttribute('data-last-seen'));
     assert.ok(seen > 0);
@@ -70,6 +86,9 @@ test('editor sidebar: instances of the cluster, live', { skip: (!CHROMIUM || !ch
     assert.ok(['offline', 'left'].includes(await row('plant-a').getAttribute('data-presence')));
     assert.match(await row('plant-a').locator('.nrc-state').innerText(), /(offline|left) · last seen \d+ s ago/);
     assert.equal(await row('plant-b').getAttribute('data-presence'), 'online');
+    // Its lease was released on the clean stop: no leader shown for "poller" any more.
+    await page.waitForFunction(() => !$('.nrc-config[data-config="cb"] .nrc-groupinfo[data-leader="plant-a"]').length
+      && !$('.nrc-config[data-config="cb"] .nrc-lead').length, null, { timeout: 30000 });
     assert.equal(await page.evaluate(() => window.nrcNoReload), true, 'no reload');
     await page.screenshot({ path: path.join(SHOTS, 'sidebar-offline.png') });
 
