@@ -8,7 +8,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { startServer } = require('./support/nats-server');
-const { startNodeRed } = require('./support/nodered');
+const { startNodeRed, writeSettings } = require('./support/nodered');
 const { until } = require('./support/util');
 const backend = require('../lib/backend');
 
@@ -17,14 +17,7 @@ const PASS = 'ctx-secret-pw';
 
 function userDirWithStore(instanceId, server) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nrc-ctx-'));
-  fs.writeFileSync(path.join(dir, 'settings.js'), `module.exports = {
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  uiHost: '127.0.0.1',
-  logging: { console: { level: 'info', metrics: false, audit: false } },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  telemetry: { enabled: false },
-  contextStorage: {
+  writeSettings(dir, `  contextStorage: {
     default: { module: 'memory' },
     cluster: {
       module: require('@nats-cluster/node-red-cluster/context'),
@@ -32,7 +25,7 @@ function userDirWithStore(instanceId, server) {
                 user: 'nodered', password: ${JSON.stringify(PASS)}, openTimeoutMs: 3000 },
     },
   },
-};\n`);
+`);
   return dir;
 }
 

@@ -33,14 +33,10 @@ function request(port, method, urlPath, body, headers = {}) {
   });
 }
 
-/// opts: {userDir (fresh temp dir when absent), packageDir (linked into userDir/node_modules unless
-/// installed there already), env, nodeBin}
-async function startNodeRed(opts = {}) {
-  const userDir = opts.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nrc-user-'));
-  const port = await freePort();
-  const settings = path.join(userDir, 'settings.js');
-  if (!fs.existsSync(settings)) {
-    fs.writeFileSync(settings, `module.exports = {
+/// Writes the settings.js every test process uses into `userDir`, plus `extra`: more properties of the
+/// settings object, as JS source ending in a comma (a context store, a function global context).
+function writeSettings(userDir, extra = '') {
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = {
   flowFile: 'flows.json',
   credentialSecret: false,       // tests read flows_cred.json
   uiHost: '127.0.0.1',
@@ -49,8 +45,15 @@ async function startNodeRed(opts = {}) {
   telemetry: { enabled: false },  // no update-notification prompt in the editor
   functionExternalModules: true, // the recorder function node uses fs/path
   externalModules: { palette: { allowInstall: true } },
-};\n`);
-  }
+${extra}};\n`);
+}
+
+/// opts: {userDir (fresh temp dir when absent; its settings.js is kept when there is one), packageDir (linked into userDir/node_modules unless
+/// installed there already), env, nodeBin}
+async function startNodeRed(opts = {}) {
+  const userDir = opts.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nrc-user-'));
+  const port = await freePort();
+  if (!fs.existsSync(path.join(userDir, 'settings.js'))) writeSettings(userDir);
   if (opts.packageDir) {
     const dest = path.join(userDir, 'node_modules', '@nats-cluster', 'node-red-cluster');
     if (!fs.existsSync(dest)) {
@@ -132,4 +135,4 @@ function httpPublisher(prefix, z, publishNodeId, name = 'publish') {
   ];
 }
 
-module.exports = { startNodeRed, recorder, httpPublisher, request };
+module.exports = { startNodeRed, writeSettings, recorder, httpPublisher, request };
