@@ -48,8 +48,8 @@ function writeSettings(userDir, extra = '') {
 ${extra}};\n`);
 }
 
-/// opts: {userDir (fresh temp dir when absent; its settings.js is kept when there is one), packageDir (linked into userDir/node_modules unless
-/// installed there already), env, nodeBin}
+/// opts: {userDir (fresh temp dir when absent; a settings.js already there is kept), packageDir (linked
+/// into userDir/node_modules unless installed there already), env, nodeBin}
 async function startNodeRed(opts = {}) {
   const userDir = opts.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'nrc-user-'));
   const port = await freePort();
