@@ -5,7 +5,7 @@
 #define BOOST_TEST_MODULE integration_cluster_groups
 #include <boost/test/unit_test.hpp>
 
-#include "cluster_util.hpp"
+#include "forked_subscriber.hpp"
 
 #include <csignal>
 #include <fcntl.h>
@@ -37,32 +37,6 @@ std::uint64_t join(node& n, collector& c, const std::string& key, const std::str
   o.ack_wait = ack_wait;
   o.max_in_flight = max_in_flight;
   return subscribe(n, c, o);
-}
-
-// A member in a forked child process: every delivery is appended to `file` (payload and redelivered
-// flag, one write each, so it survives SIGKILL) before the handler returns and it is acknowledged.
-[[noreturn]] void run_child_member(const std::string& url, const std::string& file) {
-  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND);
-  asio::io_context ioc;
-  node m(ioc.get_executor(), make_config(std::vector<std::string>{url}, "child"));
-  m.async_start([](error_code ec) {
-    if (ec) ::_exit(3);
-  });
-  subscribe_options o;
-  o.key = "w";
-  o.patterns = "pub.>";
-  o.group = "workers";
-  o.ack_wait = 1500ms;
-  o.start = start_position::all;
-  error_code ec;
-  m.subscribe(o, [fd](delivery&& d) {
-    ::usleep(2000);  // a slow job: pulled messages wait unacknowledged behind it
-    std::string line = d.payload + (d.redelivered ? " r\n" : " -\n");
-    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) ::_exit(4);
-  }, ec);
-  if (ec) ::_exit(5);
-  ioc.run();
-  ::_exit(0);
 }
 
 // The group listed for `who` in `viewer`'s discovery (empty when none).
@@ -120,20 +94,17 @@ BOOST_AUTO_TEST_CASE(each_message_goes_to_exactly_one_member_of_a_group_of_three
 
 BOOST_AUTO_TEST_CASE(a_member_process_sigkilled_mid_stream_loses_nothing_and_repeats_are_flagged) {
   nats_server srv(jetstream_server_options());
-  std::string file = (std::filesystem::temp_directory_path() / "nrc-groups-XXXXXX").string();
-  int tmp = ::mkstemp(file.data());
-  BOOST_REQUIRE(tmp >= 0);
-  ::close(tmp);
+  std::string file = make_temp_file("nrc-groups");
+  subscribe_options child_opts;
+  child_opts.key = "w";
+  child_opts.patterns = "pub.>";
+  child_opts.group = "workers";
+  child_opts.ack_wait = 1500ms;
+  child_opts.start = start_position::all;
   pid_t child = ::fork();  // before this process has an io_context or a connection of its own
   BOOST_REQUIRE(child >= 0);
-  if (child == 0) run_child_member(srv.url(), file);
-  auto lines = [&] {
-    std::vector<std::pair<std::string, bool>> out;
-    std::ifstream in(file);
-    std::string p, flag;
-    while (in >> p >> flag) out.emplace_back(p, flag == "r");
-    return out;
-  };
+  if (child == 0) run_forked_subscriber(srv.url(), "child", child_opts, file, 2ms);  // a slow job
+  auto lines = [&] { return read_recorded(file); };
 
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));

@@ -8,7 +8,7 @@
 #define BOOST_TEST_MODULE integration_cluster_restart
 #include <boost/test/unit_test.hpp>
 
-#include "cluster_util.hpp"
+#include "forked_subscriber.hpp"
 
 #include <csignal>
 #include <filesystem>
@@ -32,14 +32,6 @@ namespace {
 
 constexpr auto bound = 2000ms;
 
-std::string temp_file(const char* tag) {
-  std::string p = (std::filesystem::temp_directory_path() / (std::string("nrc-restart-") + tag + "-XXXXXX")).string();
-  int fd = ::mkstemp(p.data());
-  BOOST_REQUIRE(fd >= 0);
-  ::close(fd);
-  return p;
-}
-
 /// What one subscriber saw: payloads in delivery order, with the redelivered flag.
 struct seen {
   std::string payload;
@@ -47,38 +39,9 @@ struct seen {
   steady_clock::time_point at;
 };
 
-/// The subscriber of the hard-kill test, in a forked child: its own io_context and node, every delivery
-/// appended to `file` (one write per message, so it survives SIGKILL) before the handler returns and
-/// the delivery is acknowledged. Never returns.
-[[noreturn]] void run_child_subscriber(const std::string& url, const std::string& file) {
-  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND);
-  asio::io_context ioc;
-  node sub(ioc.get_executor(), make_config(std::vector<std::string>{url}, "sub"));
-  bool started = false;
-  sub.async_start([&](error_code ec) {
-    if (ec) ::_exit(3);
-    started = true;
-  });
-  subscribe_options o;
-  o.key = "flow-node";
-  o.patterns = "pub.>";
-  o.start = start_position::all;  // the parent's first messages may come before the consumer exists
-  error_code ec;
-  sub.subscribe(o, [fd](delivery&& d) {
-    ::usleep(1000);  // a flow that takes a while: pulled messages queue up unacknowledged behind it
-    std::string line = d.payload + (d.redelivered ? " r\n" : " -\n");
-    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) ::_exit(4);
-  }, ec);
-  if (ec) ::_exit(5);
-  ioc.run();
-  ::_exit(0);
-}
-
 std::vector<seen> read_lines(const std::string& file) {
   std::vector<seen> out;
-  std::ifstream in(file);
-  std::string p, flag;
-  while (in >> p >> flag) out.push_back({p, flag == "r", {}});
+  for (auto& r : read_recorded(file)) out.push_back({r.payload, r.redelivered, {}});
   return out;
 }
 
@@ -160,11 +123,15 @@ void subscribe_timed(node& n, timed_collector& c) {
 // subscriber is down and while the new process starts.
 BOOST_AUTO_TEST_CASE(hard_kill_while_receiving_everything_arrives_at_once_after_restart) {
   nats_server srv(jetstream_server_options());
-  auto file = temp_file("kill");
+  auto file = make_temp_file("nrc-restart-kill");
+  subscribe_options child_opts;
+  child_opts.key = "flow-node";
+  child_opts.patterns = "pub.>";
+  child_opts.start = start_position::all;  // the parent's first messages may come before the consumer exists
   // Forked before this process has an io_context or a connection of its own.
   pid_t child = ::fork();
   BOOST_REQUIRE(child >= 0);
-  if (child == 0) run_child_subscriber(srv.url(), file);
+  if (child == 0) run_forked_subscriber(srv.url(), "sub", child_opts, file, 1ms);
   asio::io_context ioc;
   node pub(ioc.get_executor(), make_config(srv, "pub"));
   BOOST_REQUIRE_EQUAL(start(ioc, pub), error_code{});
