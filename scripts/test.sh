@@ -38,12 +38,27 @@ fi
 python3 - "$build/meson-logs/testlog.json" "$node_log" <<'PY'
 import json, re, sys
 passed = failed = skipped = 0
+failures = []
 with open(sys.argv[1]) as f:
     for line in f:
-        r = json.loads(line).get("result")
+        t = json.loads(line)
+        r = t.get("result")
         if r in ("OK", "EXPECTEDFAIL"): passed += 1
         elif r == "SKIP": skipped += 1
-        else: failed += 1
+        else:
+            failed += 1
+            failures.append((t.get("name"), r, t.get("duration"), t.get("stdout") or ""))
+# CI shows the end of the output: name each failed meson test there, with the end of its log.
+for name, result, duration, out in failures:
+    print(f"FAILED {name}: {result} after {duration:.1f} s; last lines of its output:")
+    for l in out.splitlines()[-25:]:
+        print("    " + l)
+node_failed = []
+for line in open(sys.argv[2], errors="replace"):
+    m = re.match(r"^\s*not ok \d+ - (.*)", line)
+    if m: node_failed.append(m.group(1))
+for n in node_failed:
+    print(f"FAILED (addon) {n}")
 for line in open(sys.argv[2], errors="replace"):
     m = re.match(r"^# (pass|fail|skipped|cancelled) (\d+)", line)
     if m:
