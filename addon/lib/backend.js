@@ -126,6 +126,11 @@ class PendingCalls extends Map {
 
 const UNREACHABLE_AFTER_MS = 4000;
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+// A burst (a function node sending thousands in one loop) is delivered to the publish node in one turn
+// of the event loop: without an early hand-over the io thread would start only after the whole burst,
+// and the subscribers after that. Handing over every few hundred lets the io thread, the server and the
+// subscribing instances work while this thread is still taking the burst.
+const EARLY_FLUSH_MESSAGES = 256;
 
 // Errors that retrying will not fix: the node shows them until the configuration changes.
 const FATAL = new Set(['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'AUTHENTICATION_REVOKED', 'BAD_SEED',
@@ -405,7 +410,7 @@ class Cluster extends EventEmitter {
       if (si === undefined) { si = b.subjects.length; b.subjects.push(subj); b.subjectIndex.set(subj, si); }
       b.ids.push(id); b.subjectOf.push(si); b.payloads.push(body); b.bytes += size;
       b.eph.push(mode === 'ephemeral' ? 1 : 0); b.ttls.push(ttl);
-      this._scheduleFlush();
+      if (b.ids.length >= EARLY_FLUSH_MESSAGES) this._flush(); else this._scheduleFlush();
     };
     if (typeof callback !== 'function') return this._call(enqueue);
     if (this._stopped && this._stopPromise) {

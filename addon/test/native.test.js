@@ -123,6 +123,38 @@ test('texts and Buffers published in one turn arrive byte for byte and in order;
   }
 });
 
+test('a burst of 1 000 publishes in one turn (several hand-overs to the io thread) arrives complete and in order', { skip, timeout: 60000 }, async () => {
+  const server = await startServer();
+  const clusters = [];
+  try {
+    const [a, b] = await startedPair(clusters, server, '/native-burst');
+    const got = [];
+    const sub = b.subscribe({ key: 'burst-sub', patterns: ['node-a.burst.*'], start: 'all', ack: 'auto' }, (d) => {
+      got.push(d);
+      sub.ack(d.id);
+    });
+    await sub.ready;
+    const N = 1000;
+    const results = [];
+    // Two subjects, both modes, texts and Buffers interleaved: order is per publisher and subject.
+    for (let i = 0; i < N; i++) {
+      const body = i % 3 ? String(i) : Buffer.from(String(i));
+      a.publish(`burst.${i % 2}`, body, { mode: i % 4 < 2 ? 'ephemeral' : 'durable', ttl: 30 }, (err) => results.push(err));
+    }
+    await until(() => got.length >= N, 20000, 'all deliveries');
+    await until(() => results.length >= N, 20000, 'all publish callbacks');
+    assert.ok(results.every((e) => e === null || e === undefined), 'no publish error');
+    for (const k of [0, 1]) {
+      const seen = got.filter((d) => d.subject.endsWith(`.burst.${k}`)).map((d) => Number(d.payload.toString()));
+      assert.deepEqual(seen, Array.from({ length: N / 2 }, (_, j) => 2 * j + k), `subject burst.${k} in order`);
+    }
+  } finally {
+    await Promise.race([Promise.all(clusters.map((c) => c.stop())), new Promise((r) => setTimeout(r, 10000).unref())]);
+    await server.stop();
+    server.cleanup();
+  }
+});
+
 test('a script that awaits stop() ends only after the stop completed', { skip, timeout: 60000 }, async () => {
   // The addon does not keep a process alive while it merely runs (Node-RED's HTTP server does that), but a
   // script whose last step is `await cluster.stop()` must get there: the stop removes its presence first.
