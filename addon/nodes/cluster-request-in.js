@@ -17,6 +17,30 @@ module.exports = function (RED) {
     // Names this run in msg.cluster.requestId, so a response after a redeploy is recognised.
     node.session = crypto.randomBytes(6).toString('hex');
     node.responder = null;
+    // Requests handed to the flow and not answered yet whose requester still waits: shown on the status
+    // ("connected · 3 being answered"), dropped when answered or when the requester's timeout passed.
+    const open = new Map(); // request id → timer of its requester's timeout
+    let clusterStatus = null;
+    let statusTimer = null;
+    const showStatus = () => {
+      if (statusTimer) { clearTimeout(statusTimer); statusTimer = null; }
+      const base = node.config.statusFor(clusterStatus);
+      if (open.size > 0 && base.fill === 'green') {
+        node.status({ fill: 'blue', shape: 'dot', text: RED._('cluster-request-in.status.open', { status: base.text, n: open.size }) });
+      } else {
+        node.status(base);
+      }
+    };
+    // Many requests per second would flood the editor with status events: at most five a second.
+    const scheduleStatus = () => { if (!statusTimer) statusTimer = setTimeout(showStatus, 200); };
+    Object.defineProperty(node, 'openRequests', { get: () => open.size });
+    const closeRequest = (id) => {
+      const t = open.get(id);
+      if (t === undefined) return;
+      clearTimeout(t);
+      open.delete(id);
+      scheduleStatus();
+    };
     const bad = checkPattern(node.subject) || (node.group ? checkGroup(node.group) : null);
 
     if (!node.config) {
@@ -25,10 +49,15 @@ module.exports = function (RED) {
       node.error(RED._('cluster-request-in.error.subject', { reason: bad }));
       node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-request-in.status.bad-subject') });
     } else {
-      node.onClusterStatus = (st) => node.status(node.config.statusFor(st));
+      node.onClusterStatus = (st) => { clusterStatus = st; showStatus(); };
       node.config.register(node);
       if (node.config.cluster) {
         node.responder = node.config.cluster.serve({ subject: node.subject, group: node.group }, (q) => {
+          const id = Number(q.id);
+          const t = setTimeout(() => closeRequest(id), (Number(q.timeoutMs) > 0 ? Number(q.timeoutMs) : 60000) + 50);
+          t.unref();
+          open.set(id, t);
+          scheduleStatus();
           node.send({
             payload: decodePayload(q.payload),
             topic: q.subject,
@@ -53,10 +82,14 @@ module.exports = function (RED) {
       const fail = (code, message) => { const e = new Error(message); e.code = code; return Promise.reject(e); };
       if (session !== node.session) return fail('STALE_REQUEST', RED._('cluster-request-in.error.stale'));
       if (!node.config || !node.config.cluster) return fail('NOT_CONNECTED', RED._('cluster-request-in.error.no-config'));
+      closeRequest(Number(requestId));
       return node.config.cluster.respond(requestId, payload, headers);
     };
 
     node.on('close', function (removed, done) {
+      for (const t of open.values()) clearTimeout(t);
+      open.clear();
+      if (statusTimer) { clearTimeout(statusTimer); statusTimer = null; }
       if (node.config) node.config.deregister(node);
       const r = node.responder;
       node.responder = null;

@@ -11,7 +11,7 @@ const requestInNode = require('../nodes/cluster-request-in.js');
 const responseNode = require('../nodes/cluster-response.js');
 const { useNatsAndNodeRed, connected } = require('./support/runtime');
 const F = require('./support/flows');
-const { collect, until, callsOf, waitStatus } = require('./support/util');
+const { collect, until, callsOf, waitStatus, statusOf } = require('./support/util');
 
 const NODES = [configNode, requestNode, requestInNode, responseNode];
 const nats = useNatsAndNodeRed({ user: 'nodered', password: 'your_password_here' });
@@ -91,4 +91,29 @@ test('no responders, timeout, response without a request, bad payload: errors wi
   const got = collect(helper.getNode('out'), 1);
   helper.getNode('rq').receive({ payload: 'still fine' });
   assert.equal((await got)[0].payload, 'still fine');
+});
+
+test('a request in node shows how many requests its flow is answering, until answered or timed out', async () => {
+  await loaded();
+  const ins = helper.getNode('ins'); // its flow never answers
+  helper.getNode('rqs').receive({ payload: 1, timeout: 1500 });
+  helper.getNode('rqs').receive({ payload: 2, timeout: 1500 });
+  // (The test helper does not translate: the text is the message key; the count is the node's.)
+  const busy = await waitStatus(ins, (s) => s.fill === 'blue', 5000);
+  assert.match(busy.text, /being answered|status\.open/);
+  assert.equal(ins.openRequests, 2);
+  // The requesters gave up: nothing is being answered any more.
+  await until(() => errorCodes(helper.getNode('rqs')).filter((c) => c === 'TIMEOUT').length >= 2, 10000, 'both timed out');
+  const idle = await waitStatus(ins, (s) => s.text === 'connected', 5000);
+  assert.equal(idle.fill, 'green');
+  assert.equal(ins.openRequests, 0);
+  // Answered requests leave the count at once: the echo responder ends at plain "connected".
+  const got = collect(helper.getNode('out'), 3);
+  for (let i = 0; i < 3; i++) helper.getNode('rq').receive({ payload: i });
+  await got;
+  await new Promise((r) => setTimeout(r, 400));
+  for (const id of ['in1', 'in2']) {
+    assert.equal(statusOf(helper.getNode(id)).text, 'connected', `${id} status`);
+    assert.equal(helper.getNode(id).openRequests, 0, `${id} count`);
+  }
 });
