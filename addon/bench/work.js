@@ -16,6 +16,7 @@
 //   BENCH_RR=<n>        requests per request/reply run (default 2000; sequential runs use n/2)
 //   BENCH_JOBS=<n>      jobs per group run (default 10000)
 //   BENCH_PAYLOAD=<bytes>  padding per message (default 100)
+//   BENCH_PARTS=rr|groups  only one of the two (default both)
 // Needs the nats.js v3 packages of bench/ (repository root): `cd bench && npm ci`.
 const path = require('path');
 const fs = require('fs');
@@ -31,6 +32,7 @@ const PAD = JSON.stringify('x'.repeat(Number(process.env.BENCH_PAYLOAD || 100)))
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS || 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const WAIT_MS = Number(process.env.BENCH_WAIT_MS || 60000);
+const PARTS = (process.env.BENCH_PARTS || 'rr,groups').split(',');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const libs = [{ var: 'fs', module: 'fs' }, { var: 'path', module: 'path' }, { var: 'perf_hooks', module: 'perf_hooks' }];
 
@@ -234,7 +236,7 @@ async function nodeRed() {
   const groups = [];
   try {
     // Rounds with the variants alternating (the machine is shared): the run with the median rate is shown.
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < (PARTS.includes('rr') ? ROUNDS : 0); round++) {
       for (const v of (process.env.BENCH_RR_VARIANTS || 'ours,natsjs').split(',')) {
         await deployRR({ R, S, server }, v);
         await runRR({ R, S }, v, 200, 4); // warm-up, not reported
@@ -247,7 +249,7 @@ async function nodeRed() {
     }
     await R.deploy([{ id: 'tr', type: 'tab', label: 'idle' }]);
     await S.deploy([{ id: 'ts', type: 'tab', label: 'idle' }]);
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < (PARTS.includes('groups') ? ROUNDS : 0); round++) {
       for (const k of [1, 2, 3]) {
         const r = await runGroup({ P: R, members: [S, M2, M3], server }, k, JOBS, round);
         groups.push(r);

@@ -243,8 +243,25 @@ function parseAckId(s) {
   return { nodeId: m[1], session: m[2], deliveryId };
 }
 
+/// A node status that changes with every message (an in-flight count, an answered count) is shown at
+/// most every `ms`: each node.status() is a runtime event and an editor message, paid on the message's
+/// path. `compute()` returns the status object; schedule() after a change, now() for one that must show
+/// at once (an error), cancel() on close.
+function throttledStatus(node, compute, ms = 200) {
+  let timer = null;
+  const now = () => {
+    if (timer) { clearTimeout(timer); timer = null; }
+    node.status(compute());
+  };
+  return {
+    now,
+    schedule() { if (!timer) { timer = setTimeout(now, ms); timer.unref(); } },
+    cancel() { if (timer) { clearTimeout(timer); timer = null; } },
+  };
+}
+
 module.exports = {
   originalStatusOf, withoutUrlCredentials, authKindOf, instanceSummary, membersAnswer, discoveryAnswer, formatAckId,
   parseAckId, checkPublishSubject, checkPattern, splitPatterns, encodePayload, decodePayload, statusFor, suggestionsFrom,
-  groupsFrom, leadersFrom, checkGroup, defaultGroupName,
+  groupsFrom, leadersFrom, checkGroup, defaultGroupName, throttledStatus,
 };

@@ -5,7 +5,7 @@
 // queue group: one gets each.
 
 const crypto = require('crypto');
-const { checkPattern, checkGroup, decodePayload, formatAckId } = require('../lib/common');
+const { checkPattern, checkGroup, decodePayload, formatAckId, throttledStatus } = require('../lib/common');
 
 module.exports = function (RED) {
   function ClusterRequestInNode(n) {
@@ -21,25 +21,20 @@ module.exports = function (RED) {
     // ("connected · 3 being answered"), dropped when answered or when the requester's timeout passed.
     const open = new Map(); // request id → timer of its requester's timeout
     let clusterStatus = null;
-    let statusTimer = null;
-    const showStatus = () => {
-      if (statusTimer) { clearTimeout(statusTimer); statusTimer = null; }
-      const base = node.config.statusFor(clusterStatus);
-      if (open.size > 0 && base.fill === 'green') {
-        node.status({ fill: 'blue', shape: 'dot', text: RED._('cluster-request-in.status.open', { status: base.text, n: open.size }) });
-      } else {
-        node.status(base);
-      }
-    };
     // Many requests per second would flood the editor with status events: at most five a second.
-    const scheduleStatus = () => { if (!statusTimer) statusTimer = setTimeout(showStatus, 200); };
+    const status = throttledStatus(node, () => {
+      const base = node.config.statusFor(clusterStatus);
+      return open.size > 0 && base.fill === 'green'
+        ? { fill: 'blue', shape: 'dot', text: RED._('cluster-request-in.status.open', { status: base.text, n: open.size }) }
+        : base;
+    });
     Object.defineProperty(node, 'openRequests', { get: () => open.size });
     const closeRequest = (id) => {
       const t = open.get(id);
       if (t === undefined) return;
       clearTimeout(t);
       open.delete(id);
-      scheduleStatus();
+      status.schedule();
     };
     const bad = checkPattern(node.subject) || (node.group ? checkGroup(node.group) : null);
 
@@ -49,7 +44,7 @@ module.exports = function (RED) {
       node.error(RED._('cluster-request-in.error.subject', { reason: bad }));
       node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-request-in.status.bad-subject') });
     } else {
-      node.onClusterStatus = (st) => { clusterStatus = st; showStatus(); };
+      node.onClusterStatus = (st) => { clusterStatus = st; status.now(); };
       node.config.register(node);
       if (node.config.cluster) {
         node.responder = node.config.cluster.serve({ subject: node.subject, group: node.group }, (q) => {
@@ -57,7 +52,7 @@ module.exports = function (RED) {
           const t = setTimeout(() => closeRequest(id), (Number(q.timeoutMs) > 0 ? Number(q.timeoutMs) : 60000) + 50);
           t.unref();
           open.set(id, t);
-          scheduleStatus();
+          status.schedule();
           node.send({
             payload: decodePayload(q.payload),
             topic: q.subject,
@@ -89,7 +84,7 @@ module.exports = function (RED) {
     node.on('close', function (removed, done) {
       for (const t of open.values()) clearTimeout(t);
       open.clear();
-      if (statusTimer) { clearTimeout(statusTimer); statusTimer = null; }
+      status.cancel();
       if (node.config) node.config.deregister(node);
       const r = node.responder;
       node.responder = null;

@@ -4,7 +4,7 @@
 // outputs the answer. Errors (Catch node) carry err.code: NO_RESPONDERS, TIMEOUT, NOT_CONNECTED,
 // PAYLOAD_TOO_LARGE, INVALID_PAYLOAD, INVALID_SUBJECT...
 
-const { checkPublishSubject, checkGroup, encodePayload, decodePayload } = require('../lib/common');
+const { checkPublishSubject, checkGroup, encodePayload, decodePayload, throttledStatus } = require('../lib/common');
 
 module.exports = function (RED) {
   function ClusterRequestNode(n) {
@@ -19,10 +19,11 @@ module.exports = function (RED) {
     let inFlight = 0;
     let lastError = '';
 
-    const show = () => {
-      if (lastError) node.status({ fill: 'red', shape: 'ring', text: RED._('cluster-request.status.error', { n: inFlight, error: lastError }) });
-      else node.status({ fill: inFlight ? 'blue' : 'green', shape: 'dot', text: RED._('cluster-request.status.waiting', { n: inFlight }) });
-    };
+    // At most five status updates a second (one per request start and end would be paid on each
+    // request's path); an error shows at once.
+    const status = throttledStatus(node, () => (lastError
+      ? { fill: 'red', shape: 'ring', text: RED._('cluster-request.status.error', { n: inFlight, error: lastError }) }
+      : { fill: inFlight ? 'blue' : 'green', shape: 'dot', text: RED._('cluster-request.status.waiting', { n: inFlight }) }));
     const problem = (code, message) => { const e = new Error(message); e.code = code; return e; };
 
     if (!node.config) node.status({ fill: 'red', shape: 'dot', text: RED._('cluster-request.status.no-config') });
@@ -30,7 +31,7 @@ module.exports = function (RED) {
     node.on('input', function (msg, send, done) {
       const fail = (err) => {
         lastError = err.code || err.message;
-        show();
+        status.now();
         done(err);
       };
       if (!node.config || !node.config.cluster) return fail(problem('NOT_CONNECTED', RED._('cluster-request.error.no-config')));
@@ -57,11 +58,10 @@ module.exports = function (RED) {
         return fail(err);
       }
       inFlight++;
-      show();
+      status.schedule();
       node.config.cluster.request(subject, payload, opts).then((r) => {
         inFlight--;
-        lastError = '';
-        show();
+        if (lastError) { lastError = ''; status.now(); } else status.schedule();
         msg.payload = decodePayload(r.payload);
         msg.cluster = { responder: r.instance, subject, headers: r.headers || {} };
         send(msg);
@@ -71,6 +71,7 @@ module.exports = function (RED) {
         fail(err);
       });
     });
+    node.on('close', () => status.cancel());
   }
 
   RED.nodes.registerType('ClusterRequestNode', ClusterRequestNode);

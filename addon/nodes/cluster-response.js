@@ -2,17 +2,19 @@
 // ClusterResponseNode ("cluster response"): sends msg.payload back to the cluster request node that
 // asked, for a message that came from a cluster request in node (msg.cluster.requestId).
 
-const { parseAckId, encodePayload } = require('../lib/common');
+const { parseAckId, encodePayload, throttledStatus } = require('../lib/common');
 
 module.exports = function (RED) {
   function ClusterResponseNode(n) {
     RED.nodes.createNode(this, n);
     const node = this;
     let answered = 0;
+    const status = throttledStatus(node, () => ({ fill: 'green', shape: 'dot', text: RED._('cluster-response.status.answered', { n: answered }) }));
     const problem = (code, key, params) => { const e = new Error(RED._(`cluster-response.error.${key}`, params)); e.code = code; return e; };
 
     node.on('input', function (msg, send, done) {
       const fail = (err) => {
+        status.cancel();
         node.status({ fill: 'red', shape: 'ring', text: err.code || err.message });
         done(err);
       };
@@ -33,10 +35,11 @@ module.exports = function (RED) {
       const headers = msg.headers && typeof msg.headers === 'object' ? msg.headers : {};
       source.respond(ref.session, ref.deliveryId, payload, headers).then(() => {
         answered++;
-        node.status({ fill: 'green', shape: 'dot', text: RED._('cluster-response.status.answered', { n: answered }) });
+        status.schedule();
         done();
       }, (err) => fail(err.code === 'UNKNOWN_REQUEST' ? problem('UNKNOWN_REQUEST', 'unknown') : err));
     });
+    node.on('close', () => status.cancel());
   }
 
   RED.nodes.registerType('ClusterResponseNode', ClusterResponseNode);

@@ -187,3 +187,23 @@ test('group names: checked, derived from root + patterns, listed from discovery'
   ]);
   assert.deepEqual(groups, [{ group: 'f', patterns: 'q', members: ['a'] }, { group: 'g', patterns: 'p', members: ['b', 'a'] }]);
 });
+
+test('a per-message status is shown at most once per interval, errors at once, nothing after cancel', async () => {
+  const shown = [];
+  const node = { status: (s) => shown.push(s) };
+  let n = 0;
+  const st = c.throttledStatus(node, () => ({ text: String(n) }), 50);
+  for (n = 1; n <= 100; n++) st.schedule();
+  assert.equal(shown.length, 0, 'nothing shown synchronously');
+  await new Promise((r) => setTimeout(r, 120));
+  assert.deepEqual(shown, [{ text: '101' }], 'one status with the latest value');
+  st.schedule();
+  st.now();
+  assert.equal(shown.length, 2, 'now() shows at once');
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(shown.length, 2, 'and replaces the scheduled one');
+  st.schedule();
+  st.cancel();
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(shown.length, 2, 'nothing after cancel');
+});
