@@ -236,8 +236,17 @@ test('admin endpoints: the original plugin\'s shapes plus ours, test connection;
   const tls = await helper.request().post('/cluster/testconnection')
     .send({ natsAddress: `tls://${nats.server.address}`, timeout: 3000 }).expect(200);
   assert.equal(tls.body.code, 'tls', JSON.stringify(tls.body));
+  // Credentials that cannot be used at all are a login problem, not TLS: an nkey seed against this
+  // server (no nkey users: it sends no nonce) and a .creds content that does not parse.
+  const nkey = await helper.request().post('/cluster/testconnection')
+    .send({ natsAddress: nats.server.address, credentials: { nkeySeed: SECRETS.nkeySeed } }).expect(200);
+  assert.equal(nkey.body.code, 'auth_failed', JSON.stringify(nkey.body));
+  assert.match(nkey.body.message, /nonce/);
+  const creds = await helper.request().post('/cluster/testconnection')
+    .send({ natsAddress: nats.server.address, credentials: { creds: 'not a creds file' } }).expect(200);
+  assert.equal(creds.body.code, 'auth_failed', JSON.stringify(creds.body));
 
-  const all = [st, st2, st3, st4, members, disc, ok, bad, gone, tls]
+  const all = [st, st2, st3, st4, members, disc, ok, bad, gone, tls, nkey, creds]
     .concat(await Promise.all(['cfg2', 'cfg3', 'cfg4'].flatMap((c) => ['members', 'discovery'].map((r) => helper.request().get(`/cluster/${r}/${c}`)))));
   for (const r of all) {
     const text = JSON.stringify(r.body);

@@ -71,8 +71,10 @@ void node::stop_impl(std::chrono::milliseconds timeout, void_handler h) { impl_-
 
 namespace {
 
-bool is_tls_failure(const error_code& ec) {
-  return ec == nats::error::tls_error || ec == nats::error::tls_required || ec.category() == asio::error::get_ssl_category();
+// Credentials that could not be used at all: a seed or .creds that does not parse, or nkey login
+// against a server that offers none. A login problem, not a TLS one.
+bool is_credentials_problem(const error_code& ec) {
+  return ec == nats::error::bad_seed || ec == nats::error::bad_credentials || ec == nats::error::nonce_required;
 }
 
 // Errors that mean no NATS server answered at all.
@@ -108,13 +110,15 @@ asio::awaitable<test_result> run_test(asio::any_io_executor ex, config cfg, std:
     r.ec = ec;
     r.error_text = ec.message();
     if (auto t = nc->last_error_text(); !t.empty() && t != r.error_text) r.error_text += ": " + t;
-    if (is_auth_error(ec) || ec == nats::error::authorization_violation) {
+    if (is_auth_error(ec) || ec == nats::error::authorization_violation || is_credentials_problem(ec)) {
       r.reachable = true;
       r.tls_ok = true;
-    } else if (is_tls_failure(ec)) {
+    } else if (nats::is_tls_error(ec)) {
       r.reachable = true;
     } else if (!unreachable(ec) && ec != nats::error::timeout) {
-      r.reachable = true;
+      // The server answered and neither TLS nor the login was refused (a protocol error, a server
+      // limit...): the error itself says what.
+      r.reachable = r.tls_ok = r.auth_ok = true;
     }
     timer->cancel();
     nc->close();

@@ -66,6 +66,10 @@ inline boost::system::error_code make_error_code(error e) noexcept {
 /// True when reconnecting cannot help (auth failures and the like).
 bool is_auth_error(const boost::system::error_code& ec) noexcept;
 
+/// True for a TLS failure of any kind: TLS required or refused, a handshake error, a certificate that
+/// did not verify (its OpenSSL reason in the message). Defined in the client library (libnats).
+bool is_tls_error(const boost::system::error_code& ec) noexcept;
+
 /// Maps the text of a server `-ERR` to an error code. The text is the part inside the quotes.
 error classify_server_error(std::string_view text) noexcept;
 

@@ -251,3 +251,13 @@ void async_upgrade_tls(transport_ptr tcp, const server_url& url, const tls_optio
 }
 
 }  // namespace nats::detail
+
+namespace nats {
+
+bool is_tls_error(const boost::system::error_code& ec) noexcept {
+  const auto& cat = ec.category();
+  return ec == error::tls_error || ec == error::tls_required || cat == boost::asio::error::get_ssl_category() ||
+         cat == detail::tls_verify_category() || cat == detail::tls_failure_category();
+}
+
+}  // namespace nats

@@ -687,6 +687,22 @@ BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {
     BOOST_TEST(!r.auth_ok);
     BOOST_TEST(r.ec);
     BOOST_TEST(r.error_text.find("s3cret-pw") == std::string::npos, r.error_text);  // no secret in the text
+    // Credentials that cannot be used at all are a login problem too, never reported as TLS: an nkey
+    // seed against this server (it offers no nkey login), a seed and a .creds that do not parse.
+    auto nkey = make_config(srv, "t");
+    nkey.connection.auth.nkey_seed = "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4";
+    auto bad_seed = make_config(srv, "t");
+    bad_seed.connection.auth.nkey_seed = "SUNOTASEED";
+    auto bad_creds = make_config(srv, "t");
+    bad_creds.connection.auth.creds = "not a creds file";
+    for (auto& [c, want] : {std::pair{nkey, nats::error::nonce_required}, std::pair{bad_seed, nats::error::bad_seed},
+                            std::pair{bad_creds, nats::error::bad_credentials}}) {
+      auto u = run(c);
+      BOOST_TEST(u.reachable);
+      BOOST_TEST(u.tls_ok, u.error_text);
+      BOOST_TEST(!u.auth_ok);
+      BOOST_TEST(u.ec == make_error_code(want), u.ec.message());
+    }
   }
   {
     // TLS: the right CA passes; a CA that did not sign the server's certificate fails on TLS only.
@@ -705,7 +721,7 @@ BOOST_AUTO_TEST_CASE(test_connection_reports_reachability_and_jetstream) {
     cfg.connection.tls.ca_file = certs.other_ca_file;
     auto bad = run(cfg);
     BOOST_TEST(bad.reachable, bad.error_text);
-    BOOST_TEST(!bad.tls_ok);
+    BOOST_TEST(!bad.tls_ok, bad.ec.message());
     BOOST_TEST(!bad.auth_ok);
     BOOST_TEST(bad.ec);
     nats::test::remove_tree(dir);
