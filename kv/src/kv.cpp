@@ -371,10 +371,12 @@ struct watch_state : std::enable_shared_from_this<watch_state> {
     if (stopped) return;
     stopped = true;
     timer.cancel();
-    // The server drops the push consumer once interest is gone. A pending wait ends with
-    // subscription_closed, reported as watcher_closed.
+    // The server drops the push consumer once interest is gone.
     if (sub.valid()) sub.unsubscribe();
-    if (waiter && resetting) deliver(make_error_code(error::watcher_closed), {});
+    // A pending wait ends here, not when the unsubscribe's subscription_closed reaches on_message: if
+    // the io_context never runs again (stopped, then destroyed), the waiter (often a coroutine that owns
+    // whoever owns this watcher) would never be released, a reference cycle.
+    if (waiter) deliver(make_error_code(error::watcher_closed), {});
   }
 };
 

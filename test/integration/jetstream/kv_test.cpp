@@ -8,6 +8,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/detached.hpp>
 
 using namespace nats;
 using namespace nats::test;
@@ -431,4 +432,37 @@ BOOST_AUTO_TEST_CASE(ttl_expires_values) {
     auto [e3, g3] = co_await b.async_get("k", tok);
     BOOST_TEST(e3 == kv::error::key_not_found);
   });
+}
+
+// A waiting async_next whose handler owns the watcher (a coroutine that owns the object that owns the
+// watcher, as the cluster layer's leader election does) is a reference cycle until the wait ends.
+// stop() must end it even when the io_context is stopped and never runs again: the handler then goes
+// with the io_context instead of staying in the watcher's state for ever (found by LeakSanitizer).
+BOOST_AUTO_TEST_CASE(stop_releases_a_waiting_handler_even_if_the_io_context_never_runs_again) {
+  nats_server server(js_server());
+  std::weak_ptr<std::optional<kv::watcher>> released;
+  {
+    asio::io_context ioc;
+    connection c(ioc.get_executor(), client_options(server));
+    js::context js(c);
+    auto holder = std::make_shared<std::optional<kv::watcher>>();
+    std::optional<kv::bucket> b;
+    bool ready = false;
+    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+      co_await connect(c);
+      b.emplace(co_await make_bucket(js, "cycle"));
+      auto [ec, w] = co_await b->async_watch(">", default_watch, tok);
+      BOOST_REQUIRE_MESSAGE(!ec, ec.message());
+      holder->emplace(std::move(w));
+      ready = true;
+    }, asio::detached);
+    for (int i = 0; i < 1000 && !ready; ++i) ioc.run_one_for(10ms);
+    BOOST_REQUIRE(ready);
+    released = holder;
+    (*holder)->async_next([holder](error_code, kv::entry) {});  // owns the watcher while it waits
+    (*holder)->stop();
+    holder.reset();
+    ioc.stop();  // never run again: what is queued is destroyed with the io_context
+  }
+  BOOST_TEST(released.expired());
 }
