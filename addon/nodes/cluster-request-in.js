@@ -77,8 +77,16 @@ module.exports = function (RED) {
       const fail = (code, message) => { const e = new Error(message); e.code = code; return Promise.reject(e); };
       if (session !== node.session) return fail('STALE_REQUEST', RED._('cluster-request-in.error.stale'));
       if (!node.config || !node.config.cluster) return fail('NOT_CONNECTED', RED._('cluster-request-in.error.no-config'));
-      closeRequest(Number(requestId));
-      return node.config.cluster.respond(requestId, payload, headers);
+      // Leaves the count once answered, or once the addon says it is no longer answerable; a response
+      // refused for its content (too large, bad headers) leaves the request open for another try.
+      const id = Number(requestId);
+      return node.config.cluster.respond(requestId, payload, headers).then((r) => {
+        closeRequest(id);
+        return r;
+      }, (err) => {
+        if (err && err.code === 'UNKNOWN_REQUEST') closeRequest(id);
+        throw err;
+      });
     };
 
     node.on('close', function (removed, done) {
