@@ -77,6 +77,9 @@ std::string error_code_name(const error_code& ec) {
   if (cat == nats::nats_category() && v > 0 && v < static_cast<int>(nats_names.size())) return std::string(nats_names[v]);
   if (cat == cl::error_category() && v > 0 && v < static_cast<int>(cluster_names.size())) return std::string(cluster_names[v]);
   if (cat == nats::kv::error_category() && v > 0 && v < static_cast<int>(kv_names.size())) return std::string(kv_names[v]);
+  // Handshake and certificate failures come in OpenSSL's and the transport's own categories: one code
+  // for all of them (the message keeps the reason), so they show as a TLS problem, not as "unreachable".
+  if (nats::is_tls_error(ec)) return "TLS_ERROR";
   if (cat == boost::system::system_category() || cat == boost::system::generic_category()) {
     namespace errc = boost::system::errc;
     switch (v) {

@@ -131,6 +131,17 @@ test('credentials that cannot be sent show their cause (not "unreachable") while
   }
 });
 
+test('a TLS mismatch shows as a TLS problem on the node, not as "unreachable"', async () => {
+  // tls:// to this plain server: the handshake gets a NATS INFO line instead of TLS.
+  const flow = [F.tab, F.config('cfgt', 'node-t1', `tls://${nats.server.address}`), F.publisher('pubt', 'cfgt', 'x')];
+  await helper.load(NODES, flow, { cfgt: { natsUser: 'nodered', natsPass: 'your_password_here' } });
+  const st = await waitStatus(helper.getNode('pubt'), (x) => x.fill === 'red', 15000);
+  assert.deepEqual(st, { fill: 'red', shape: 'dot', text: 'TLS problem: check the TLS settings' });
+  const route = await helper.request().get('/cluster/status/cfgt').expect(200);
+  assert.equal(route.body.error.code, 'TLS_ERROR');
+  assert.match(route.body.error.message, /TLS/);
+});
+
 test('observer: publish nodes are grey and discard with a warning', async () => {
   const flow = [F.tab, F.config('obs', 'watcher', nats.server.address, { role: 'Observer' }),
     F.publisher('pub', 'obs', 'x.y'), F.subscriber('sub', 'obs', '*.x.>', ['out']), F.sink('out')];
