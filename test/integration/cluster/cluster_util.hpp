@@ -92,6 +92,14 @@ inline error_code start(asio::io_context& ioc, node& n) {
   return *result;
 }
 
+/// Unsubscribes and waits for the answer (remove_consumer: delete the durable consumer too).
+inline error_code unsubscribe(asio::io_context& ioc, node& n, std::uint64_t id, bool remove_consumer) {
+  std::optional<error_code> result;
+  n.async_unsubscribe(id, remove_consumer, [&](error_code ec) { result = ec; });
+  BOOST_REQUIRE_MESSAGE(run_until(ioc, [&] { return result.has_value(); }), "async_unsubscribe did not complete");
+  return *result;
+}
+
 inline error_code stop(asio::io_context& ioc, node& n, std::chrono::milliseconds timeout = 5s) {
   std::optional<error_code> result;
   n.async_stop(timeout, [&](error_code ec) { result = ec; });
