@@ -51,8 +51,11 @@ test('editor: autocomplete from discovery and Test Connection', { skip: (!CHROMI
     });
     const input = page.locator('#node-input-subjectPattern');
     await input.waitFor({ state: 'visible' });
-    await input.focus();
+    // click() waits until the tray has stopped moving (focus() does not: the opening tray can take the
+    // focus back and the keys go elsewhere).
+    await input.click();
     await page.keyboard.type('sensors', { delay: 30 });
+    assert.equal(await input.inputValue(), 'sensors', 'typed into the pattern field');
     const items = page.locator('.red-ui-autoComplete-container li, .red-ui-autoComplete-container .red-ui-menu-item, .red-ui-autoComplete-container a');
     await items.first().waitFor({ state: 'visible', timeout: 15000 });
     const texts = await page.locator('.red-ui-autoComplete-container').innerText();
